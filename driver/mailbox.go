@@ -75,7 +75,7 @@ func (m *Mailbox) drain() {
 			return
 		}
 		batch := m.tasks
-		m.tasks = m.spare[:0]
+		m.tasks, m.spare = m.spare[:0], nil
 		m.mu.Unlock()
 		for i, fn := range batch {
 			fn()

@@ -45,8 +45,8 @@ type conn struct {
 	pending [][]byte // written while detached
 	pendLen int
 
-	inWrite       bool  // OnClose must not re-enter the handler
-	closeWanted   bool  // Close arrived during a move
+	inWrite       bool // OnClose must not re-enter the handler
+	closeWanted   bool // Close arrived during a move
 	detachDone    func(error)
 	deadline      time.Time // of the current drain (move or close)
 	drainTimer    *driver.MailboxTimer
@@ -64,12 +64,12 @@ func newConn(t *Transport, w *driver.Worker, h transport.Handler, accept transpo
 	return c
 }
 
-func (c *conn) Kind() transport.Kind      { return transport.Stream }
-func (c *conn) MaxDatagram() int          { return 0 }
-func (c *conn) LocalAddr() ma.Multiaddr   { return c.local }
-func (c *conn) RemoteAddr() ma.Multiaddr  { return c.remote }
-func (c *conn) Owner() *driver.Worker     { return c.owner.Load() }
-func (c *conn) Load() uint64              { return c.load.Load() }
+func (c *conn) Kind() transport.Kind     { return transport.Stream }
+func (c *conn) MaxDatagram() int         { return 0 }
+func (c *conn) LocalAddr() ma.Multiaddr  { return c.local }
+func (c *conn) RemoteAddr() ma.Multiaddr { return c.remote }
+func (c *conn) Owner() *driver.Worker    { return c.owner.Load() }
+func (c *conn) Load() uint64             { return c.load.Load() }
 func (c *conn) Post(fn func()) error {
 	if err := c.mb.Post(fn); err != nil {
 		return fmt.Errorf("tcp: %w", transport.ErrClosed)

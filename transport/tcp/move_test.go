@@ -92,7 +92,7 @@ func (p *pumpClient) OnData(c transport.Conn, b []byte) {
 	p.echoed.Add(int64(len(b)))
 	p.pump(c)
 }
-func (p *pumpClient) OnWritable(c transport.Conn)        { p.pump(c) }
+func (p *pumpClient) OnWritable(c transport.Conn)         { p.pump(c) }
 func (p *pumpClient) OnClose(_ transport.Conn, err error) { p.closed <- err }
 
 // TestMoveLiveConnections moves 100 live connections (and their peers)
