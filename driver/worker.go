@@ -233,6 +233,7 @@ func startWorker(d *Driver, id int) (*Worker, error) {
 		gnet.WithLockOSThread(true),
 		gnet.WithLogger(silentLogger{}),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(256<<10),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("driver: worker %d: %w", id, err)
