@@ -1,0 +1,183 @@
+package record
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// MaxMessageBytesLimit is the largest MaxMessageBytes a Reassembler accepts.
+const MaxMessageBytesLimit = 64 << 20
+
+// retainBufBytes is the largest partial-message buffer a Reassembler keeps
+// for reuse after delivering from it; a larger one is dropped so that one
+// big message does not pin its memory for the life of the endpoint.
+const retainBufBytes = 256 << 10
+
+// AppendMessage appends msg to a send log: uvarint(len(msg)) || msg.
+func AppendMessage(dst, msg []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(msg)))
+	return append(dst, msg...)
+}
+
+// MessageOverhead returns the log bytes AppendMessage adds to a message of n
+// bytes: the length of uvarint(n).
+func MessageOverhead(n int) int { return uvarintLen(uint64(n)) }
+
+// Reassembler parses messages out of the receive log: uvarint(length) ||
+// bytes, repeated. It is fed log bytes in order, in chunks of any size, and
+// delivers each message once, in order. Not safe for concurrent use.
+//
+// A message that lies inside one chunk is delivered as a sub-slice of it
+// (zero-copy). A message spanning chunks is copied into a buffer sized
+// exactly to the message, allocated once its length is known and after that
+// length has been checked against the limit. So the Reassembler never holds
+// more than MaxMessageBytes plus a 10-byte length prefix.
+type Reassembler struct {
+	maxBytes uint64
+
+	// Length prefix of the current message, possibly split across chunks.
+	varint uint64
+	shift  uint
+	nvar   int  // prefix bytes seen
+	inBody bool // prefix complete; need is the body length
+	need   uint64
+
+	buf []byte // body bytes of a message that spans chunks
+
+	delivered uint64
+	messages  uint64
+	err       error
+}
+
+// NewReassembler returns a Reassembler that rejects messages longer than
+// maxMessageBytes, which must be 1 to MaxMessageBytesLimit.
+func NewReassembler(maxMessageBytes int) (*Reassembler, error) {
+	if maxMessageBytes < 1 || maxMessageBytes > MaxMessageBytesLimit {
+		return nil, fmt.Errorf("record: MaxMessageBytes %d is outside 1 to %d (64 MiB)", maxMessageBytes, MaxMessageBytesLimit)
+	}
+	return &Reassembler{maxBytes: uint64(maxMessageBytes)}, nil
+}
+
+// Feed consumes the next log bytes b and calls deliver once per completed
+// message, in order. msg is valid only until deliver returns (it aliases b
+// or the Reassembler's buffer); deliver must copy what it keeps. Zero-length
+// messages are delivered too.
+//
+// A length above MaxMessageBytes is rejected as soon as its prefix is
+// complete, before anything is allocated (the error wraps ErrTooLarge); a
+// prefix longer than 10 bytes or overflowing 64 bits wraps ErrMalformed.
+// After any error, including one returned by deliver, the Reassembler is
+// dead and Feed returns that error forever.
+func (r *Reassembler) Feed(b []byte, deliver func(msg []byte) error) error {
+	if r.err != nil {
+		return r.err
+	}
+	for len(b) > 0 || r.inBody && r.need == uint64(len(r.buf)) {
+		var err error
+		if !r.inBody {
+			b, err = r.prefix(b)
+		} else {
+			b, err = r.body(b, deliver)
+		}
+		if err != nil {
+			r.err = err
+			r.buf = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// prefix consumes length-prefix bytes of the next message.
+func (r *Reassembler) prefix(b []byte) ([]byte, error) {
+	if r.nvar == 0 {
+		// Fast path: the whole prefix is in b.
+		v, n := binary.Uvarint(b)
+		if n > 0 {
+			r.nvar = n
+			return b[n:], r.setLength(v)
+		}
+		if n < 0 {
+			return nil, malformed("message length prefix overflows 64 bits or exceeds %d bytes", binary.MaxVarintLen64)
+		}
+	}
+	for i, c := range b {
+		if r.nvar == binary.MaxVarintLen64-1 && c > 1 {
+			return nil, malformed("message length prefix overflows 64 bits or exceeds %d bytes", binary.MaxVarintLen64)
+		}
+		r.varint |= uint64(c&0x7f) << r.shift
+		r.shift += 7
+		r.nvar++
+		if c < 0x80 {
+			v := r.varint
+			r.varint, r.shift = 0, 0
+			return b[i+1:], r.setLength(v)
+		}
+	}
+	return nil, nil
+}
+
+// setLength starts the body of a message of n bytes.
+func (r *Reassembler) setLength(n uint64) error {
+	if n > r.maxBytes {
+		return tooLarge("message of %d bytes exceeds MaxMessageBytes %d", n, r.maxBytes)
+	}
+	r.inBody, r.need = true, n
+	return nil
+}
+
+// body consumes body bytes of the current message and delivers it when
+// complete.
+func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error) {
+	if len(r.buf) == 0 && r.need <= uint64(len(b)) {
+		// Fast path: the whole body is in b.
+		msg := b[:r.need:r.need]
+		return b[r.need:], r.complete(msg, deliver)
+	}
+	if r.buf == nil || cap(r.buf) < int(r.need) {
+		r.buf = make([]byte, 0, r.need)
+	}
+	k := min(r.need-uint64(len(r.buf)), uint64(len(b)))
+	r.buf = append(r.buf, b[:k]...)
+	b = b[k:]
+	if uint64(len(r.buf)) < r.need {
+		return b, nil
+	}
+	err := r.complete(r.buf, deliver)
+	if cap(r.buf) > retainBufBytes {
+		r.buf = nil
+	} else {
+		r.buf = r.buf[:0]
+	}
+	return b, err
+}
+
+// complete counts the current message as delivered and hands it to deliver.
+func (r *Reassembler) complete(msg []byte, deliver func([]byte) error) error {
+	r.delivered += uint64(r.nvar) + r.need
+	r.messages++
+	r.nvar, r.inBody, r.need = 0, false, 0
+	return deliver(msg)
+}
+
+// Delivered returns the number of log bytes consumed as complete messages
+// (prefixes included): the offset up to which the endpoint may acknowledge
+// and credit. It counts a message before deliver is called for it.
+func (r *Reassembler) Delivered() uint64 { return r.delivered }
+
+// Messages returns the number of messages delivered.
+func (r *Reassembler) Messages() uint64 { return r.messages }
+
+// Pending returns the number of log bytes fed but not yet part of a
+// delivered message: the partial length prefix and the body bytes buffered
+// so far, at most MaxMessageBytes+9. Delivered()+Pending() is the number of
+// log bytes fed.
+func (r *Reassembler) Pending() int {
+	if r.inBody {
+		return r.nvar + len(r.buf)
+	}
+	return r.nvar
+}
+
+// MaxMessageBytes returns the configured limit.
+func (r *Reassembler) MaxMessageBytes() int { return int(r.maxBytes) }
