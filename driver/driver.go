@@ -17,8 +17,10 @@ var (
 	// that has been closed.
 	ErrClosed = errors.New("driver: closed")
 	// ErrNotOwner is returned by Move when the thing to move changed owner
-	// (another move) or was closed before the move started.
+	// or was closed before the move started.
 	ErrNotOwner = errors.New("driver: not owned by the source worker")
+	// ErrMoving is returned by Move for a movable that is already moving.
+	ErrMoving = errors.New("driver: already moving")
 )
 
 // Config configures a Driver. The zero value is usable: every zero field
@@ -64,6 +66,9 @@ type Driver struct {
 	closed  atomic.Bool
 	moves   sync.WaitGroup // moves in flight
 	lastRR  atomic.Uint32
+
+	movingMu sync.Mutex
+	moving   map[Movable]struct{} // movables with a move in flight
 }
 
 // New starts a Driver with cfg.Workers event loops, each on a goroutine
@@ -72,7 +77,7 @@ func New(cfg Config) (*Driver, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	d := &Driver{cfg: cfg}
+	d := &Driver{cfg: cfg, moving: make(map[Movable]struct{})}
 	d.clock = newClock(cfg.TimerResolution)
 	for i := range cfg.Workers {
 		w, err := startWorker(d, i)

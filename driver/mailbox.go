@@ -13,22 +13,23 @@ import (
 //
 // Tasks never run concurrently with each other. While the mailbox is
 // frozen (during a move) tasks wait; they run on the new owner after Thaw.
+// Each hand-over to the worker runs one batch of tasks and queues the next
+// batch behind the worker's other tasks, so a busy mailbox cannot starve
+// its worker's timers or other mailboxes.
 type Mailbox struct {
-	mu        sync.Mutex
-	owner     *Worker
-	tasks     []func()
-	spare     []func()
-	scheduled bool // a drain task is queued on owner
-	frozen    bool
-	closed    bool
-	drainFn   func()
+	mu     sync.Mutex
+	owner  *Worker
+	tasks  []func()
+	spare  []func()
+	sched  *Worker // the worker a live drain task is queued on, or nil
+	frozen bool
+	closed bool
+	drains []func() // drain closures by worker ID, made once each
 }
 
 // NewMailbox returns a mailbox owned by w.
 func NewMailbox(w *Worker) *Mailbox {
-	m := &Mailbox{owner: w}
-	m.drainFn = m.drain
-	return m
+	return &Mailbox{owner: w}
 }
 
 // Owner returns the worker that runs m's tasks now.
@@ -48,49 +49,77 @@ func (m *Mailbox) Post(fn func()) error {
 		return ErrClosed
 	}
 	m.tasks = append(m.tasks, fn)
-	if m.scheduled || m.frozen {
+	if m.sched != nil || m.frozen {
 		m.mu.Unlock()
 		return nil
 	}
-	m.scheduled = true
-	w := m.owner
+	return m.scheduleLocked(m.owner)
+}
+
+// scheduleLocked queues a drain on w and unlocks m.
+func (m *Mailbox) scheduleLocked(w *Worker) error {
+	m.sched = w
+	fn := m.drainFor(w)
 	m.mu.Unlock()
-	if err := w.Execute(m.drainFn); err != nil {
+	if err := w.Execute(fn); err != nil {
 		m.mu.Lock()
-		m.scheduled = false
+		if m.sched == w {
+			m.sched = nil
+		}
 		m.mu.Unlock()
 		return err
 	}
 	return nil
 }
 
-// drain runs on the owner: it runs queued tasks until none is left or the
-// mailbox is frozen by one of them.
-func (m *Mailbox) drain() {
-	for {
-		m.mu.Lock()
-		if m.frozen || len(m.tasks) == 0 {
-			m.scheduled = false
-			m.mu.Unlock()
-			return
-		}
-		batch := m.tasks
-		m.tasks, m.spare = m.spare[:0], nil
-		m.mu.Unlock()
-		for i, fn := range batch {
-			fn()
-			batch[i] = nil
-			if m.isFrozen() {
-				m.requeue(batch[i+1:])
-				break
-			}
-		}
-		m.mu.Lock()
-		if cap(batch) <= 1024 {
-			m.spare = batch[:0]
-		}
-		m.mu.Unlock()
+// drainFor returns the drain task for worker w. Call with mu held.
+func (m *Mailbox) drainFor(w *Worker) func() {
+	for len(m.drains) <= w.id {
+		m.drains = append(m.drains, nil)
 	}
+	if m.drains[w.id] == nil {
+		m.drains[w.id] = func() { m.drain(w) }
+	}
+	return m.drains[w.id]
+}
+
+// drain runs on w: it runs one batch of tasks, unless the drain is stale
+// (the mailbox moved and another drain is queued on the new owner) or the
+// mailbox is frozen; then it queues itself again if more tasks wait.
+func (m *Mailbox) drain(w *Worker) {
+	m.mu.Lock()
+	if m.sched != w {
+		m.mu.Unlock()
+		return // stale: a move re-scheduled the mailbox elsewhere
+	}
+	if m.frozen || len(m.tasks) == 0 {
+		m.sched = nil
+		m.mu.Unlock()
+		return
+	}
+	batch := m.tasks
+	m.tasks, m.spare = m.spare[:0], nil
+	m.mu.Unlock()
+	for i, fn := range batch {
+		fn()
+		batch[i] = nil
+		if m.isFrozen() {
+			m.requeue(batch[i+1:])
+			break
+		}
+	}
+	m.mu.Lock()
+	if cap(batch) <= 1024 {
+		m.spare = batch[:0]
+	}
+	if m.sched != w || m.frozen || len(m.tasks) == 0 {
+		if m.sched == w {
+			m.sched = nil
+		}
+		m.mu.Unlock()
+		return
+	}
+	_ = m.scheduleLocked(w)
 }
 
 func (m *Mailbox) isFrozen() bool {
@@ -123,17 +152,11 @@ func (m *Mailbox) Thaw(w *Worker) {
 	m.mu.Lock()
 	m.owner = w
 	m.frozen = false
-	if m.scheduled || len(m.tasks) == 0 || m.closed && len(m.tasks) == 0 {
+	if len(m.tasks) == 0 || m.sched == w {
 		m.mu.Unlock()
 		return
 	}
-	m.scheduled = true
-	m.mu.Unlock()
-	if w.Execute(m.drainFn) != nil {
-		m.mu.Lock()
-		m.scheduled = false
-		m.mu.Unlock()
-	}
+	_ = m.scheduleLocked(w) // any drain queued on the old owner is now stale
 }
 
 // Close makes later Posts fail with ErrClosed. Tasks already posted still

@@ -59,8 +59,18 @@ func (d *Driver) MoveAsync(m Movable, dst *Worker, done func(error)) error {
 		done(nil)
 		return nil
 	}
+	d.movingMu.Lock()
+	if _, busy := d.moving[m]; busy {
+		d.movingMu.Unlock()
+		return ErrMoving
+	}
+	d.moving[m] = struct{}{}
+	d.movingMu.Unlock()
 	d.moves.Add(1)
 	finish := func(err error) {
+		d.movingMu.Lock()
+		delete(d.moving, m)
+		d.movingMu.Unlock()
 		d.moves.Done()
 		done(err)
 	}
@@ -85,6 +95,9 @@ func (d *Driver) MoveAsync(m Movable, dst *Worker, done func(error)) error {
 		})
 	})
 	if err != nil {
+		d.movingMu.Lock()
+		delete(d.moving, m)
+		d.movingMu.Unlock()
 		d.moves.Done()
 		return err
 	}

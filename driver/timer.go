@@ -75,11 +75,11 @@ func (w *Worker) runTimers() {
 // loops block in epoll_wait without a timeout, so something outside them
 // must wake them for timers.
 type clock struct {
-	res     time.Duration
-	epoch   time.Time
-	wake    chan struct{}
-	done    chan struct{}
-	stopped sync.WaitGroup
+	res      time.Duration
+	epoch    time.Time
+	wake     chan struct{}
+	done     chan struct{}
+	stopped  sync.WaitGroup
 	stopOnce sync.Once
 }
 

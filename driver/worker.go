@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/weftnet/weft/internal/wheel"
@@ -27,19 +26,19 @@ type Worker struct {
 	// the write lock so no enrollment waits on a loop that has exited.
 	enrolls sync.RWMutex
 
-	wheel      *wheel.Wheel // touched only on the loop
-	nextTick   atomic.Uint64
+	wheel       *wheel.Wheel // touched only on the loop
+	nextTick    atomic.Uint64
 	timerQueued atomic.Bool
 
 	mu    sync.Mutex
 	owned map[Movable]uint64 // movable → load at last Rebalance
 	conns atomic.Int64
 
-	queued      atomic.Int64
-	tasks       atomic.Uint64
-	events      atomic.Uint64
-	timersFired atomic.Uint64
-	bytesRead   atomic.Uint64
+	queued       atomic.Int64
+	tasks        atomic.Uint64
+	events       atomic.Uint64
+	timersFired  atomic.Uint64
+	bytesRead    atomic.Uint64
 	bytesWritten atomic.Uint64
 }
 
@@ -85,10 +84,12 @@ func (w *Worker) CountIO(read, written int) {
 	}
 }
 
-// Execute runs fn on w's loop, after the tasks handed over before it by the
-// same goroutine. It never blocks and may be called from any goroutine,
-// including w itself (fn then runs later, not inline). It returns ErrClosed
-// once the worker has stopped.
+// Execute runs fn on w's loop. It never blocks and may be called from any
+// goroutine, including w itself (fn then runs later, not inline). Tasks
+// usually run in the order they were handed over, but not always: when
+// more than a thousand wait, gnet spills new ones into a second queue. Use
+// a Mailbox when order matters. Execute returns ErrClosed once the worker
+// has stopped.
 func (w *Worker) Execute(fn func()) error {
 	if w.closed.Load() {
 		return ErrClosed
@@ -276,4 +277,3 @@ func (silentLogger) Infof(string, ...any)  {}
 func (silentLogger) Warnf(string, ...any)  {}
 func (silentLogger) Errorf(string, ...any) {}
 func (silentLogger) Fatalf(string, ...any) {}
-

@@ -79,12 +79,13 @@ type Transport interface {
 	Handles(addr ma.Multiaddr) bool
 	// Dial connects to addr. The connection belongs to w and h receives its
 	// events on w; they may start before Dial returns. Dial blocks until the
-	// connection is up, ctx ends or the dial fails (*DialError). Do not call
-	// it from a worker.
+	// connection is up, ctx ends or the dial fails (*DialError, and then h
+	// receives no events). Do not call it from a worker.
 	Dial(ctx context.Context, addr ma.Multiaddr, w *driver.Worker, h Handler) (Conn, error)
 	// Listen accepts connections at addr and places each on a worker of d
 	// (d.Pick), where accept is called before any of its data. Listen does
-	// not block.
+	// not block. An address the transport does not handle fails with
+	// ErrUnsupportedAddr.
 	Listen(addr ma.Multiaddr, d *driver.Driver, accept AcceptFunc) (Listener, error)
 }
 
@@ -98,7 +99,8 @@ type Listener interface {
 	// Addr returns the address it listens on, with any port 0 resolved.
 	Addr() ma.Multiaddr
 	// Close stops accepting and returns once no accept callback runs or
-	// will run. Connections already accepted are not affected.
+	// will run (so never call it from an accept callback). Connections
+	// already accepted are not affected. Close is idempotent.
 	Close() error
 }
 
@@ -132,12 +134,15 @@ type Conn interface {
 
 	// Post runs fn on the connection's worker, in Post order, wherever the
 	// connection has moved. Safe from any goroutine; it fails with ErrClosed
-	// after the connection closed.
+	// once the connection has closed (OnClose ran). Tasks posted before that
+	// still run.
 	Post(fn func()) error
 
-	// Close closes the connection (from any goroutine; idempotent). Bytes
-	// already written are flushed first, for a bounded time. The Handler's
-	// OnClose runs once, on the worker, with a nil error.
+	// Close closes the connection (from any goroutine; idempotent). From
+	// the moment it is called Write and Writev fail with ErrClosed; bytes
+	// written before are flushed first, for a bounded time. The Handler's
+	// OnClose then runs once, on the worker, with a nil error. The peer of a
+	// Datagram connection may never learn of the close.
 	Close() error
 
 	LocalAddr() ma.Multiaddr

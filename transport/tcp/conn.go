@@ -36,6 +36,7 @@ type conn struct {
 	owner         atomic.Pointer[driver.Worker]
 	local, remote ma.Multiaddr
 	load          atomic.Uint64
+	closeReq      atomic.Bool // Close was called: writes fail from now on
 
 	h       transport.Handler
 	accept  transport.AcceptFunc
@@ -48,8 +49,8 @@ type conn struct {
 	inWrite       bool // OnClose must not re-enter the handler
 	closeWanted   bool // Close arrived during a move
 	detachDone    func(error)
-	deadline      time.Time // of the current drain (move or close)
-	drainTimer    *driver.MailboxTimer
+	deadline      time.Time     // of the current drain (move or close)
+	drainTimer    *driver.Timer // on the owner: the conn cannot move while draining
 	writableTimer *driver.MailboxTimer
 	wantWritable  bool
 }
@@ -97,7 +98,7 @@ func (c *conn) OnOpen(w *driver.Worker, gc gnet.Conn) {
 	if len(c.pending) > 0 {
 		bufs := c.pending
 		c.pending, c.pendLen = nil, 0
-		_ = c.Writev(bufs)
+		_ = c.writev(bufs)
 	}
 	if c.closeWanted {
 		c.startClose()
@@ -168,6 +169,9 @@ func closeErr(err error) error {
 
 // Write implements transport.Conn.
 func (c *conn) Write(b []byte) error {
+	if c.closeReq.Load() {
+		return fmt.Errorf("tcp: write: %w", transport.ErrClosed)
+	}
 	switch c.state {
 	case stateOpen:
 	case stateDraining, stateDetached:
@@ -184,6 +188,15 @@ func (c *conn) Write(b []byte) error {
 
 // Writev implements transport.Conn.
 func (c *conn) Writev(bufs [][]byte) error {
+	if c.closeReq.Load() {
+		return fmt.Errorf("tcp: write: %w", transport.ErrClosed)
+	}
+	return c.writev(bufs)
+}
+
+// writev writes bufs, or holds them while the socket is between loops. It
+// also flushes what was held, even after Close was called.
+func (c *conn) writev(bufs [][]byte) error {
 	switch c.state {
 	case stateOpen:
 	case stateDraining, stateDetached:
@@ -220,6 +233,9 @@ func (c *conn) wrote(n int, err error) error {
 func (c *conn) hold(b []byte) {
 	c.pending = append(c.pending, append([]byte(nil), b...))
 	c.pendLen += len(b)
+	if _, ok := c.h.(transport.WritableHandler); ok {
+		c.wantWritable = true // Buffered grew: OnWritable is owed
+	}
 }
 
 // Buffered implements transport.Conn.
@@ -261,17 +277,20 @@ func (c *conn) checkWritable() {
 func (c *conn) stopTimers() {
 	if c.drainTimer != nil {
 		c.drainTimer.Stop()
+		c.drainTimer = nil
 	}
 	if c.writableTimer != nil {
 		c.writableTimer.Stop()
 	}
 }
 
-// Close implements transport.Conn.
+// Close implements transport.Conn. Writes fail from the moment it is
+// called; what was written before is flushed.
 func (c *conn) Close() error {
-	if err := c.mb.Post(c.startClose); err != nil {
-		return nil // already closed
+	if c.closeReq.Swap(true) {
+		return nil
 	}
+	_ = c.mb.Post(c.startClose) // fails only if already closed
 	return nil
 }
 
@@ -297,8 +316,10 @@ func (c *conn) drain(then func()) {
 		then()
 		return
 	}
+	// A worker timer, not a mailbox one: a move freezes the mailbox while
+	// it drains, and the socket stays on this worker until drained.
 	if c.drainTimer == nil {
-		c.drainTimer = c.mb.AfterFunc(0, func() { c.drain(then) })
+		c.drainTimer = c.Owner().AfterFunc(0, func() { c.drain(then) })
 		return
 	}
 	c.drainTimer.Reset(0)
@@ -334,6 +355,7 @@ func (c *conn) detach() {
 	if c.gc.OutboundBuffered() > 0 {
 		c.state = stateOpen
 		c.mb.Thaw(c.Owner())
+		c.stopTimers()
 		c.finishDetach(errors.New("tcp: move: send buffer did not drain in time"))
 		c.flushHeld()
 		return
@@ -358,7 +380,7 @@ func (c *conn) flushHeld() {
 	if len(c.pending) > 0 {
 		bufs := c.pending
 		c.pending, c.pendLen = nil, 0
-		_ = c.Writev(bufs)
+		_ = c.writev(bufs)
 	}
 }
 
