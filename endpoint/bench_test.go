@@ -1,0 +1,249 @@
+package endpoint
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/transport/tcp"
+)
+
+// The benchmarks run weft endpoints over TCP on loopback beside a plain
+// net.Conn with bufio length-prefixed framing, in the same run.
+
+type benchPair struct {
+	d        *driver.Driver
+	ln       *Listener
+	cli, srv *Endpoint
+}
+
+func newBenchPair(b *testing.B, insecure bool, handler func(*Endpoint, []byte)) *benchPair {
+	b.Helper()
+	d, err := driver.New(driver.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, _ := tcp.New(tcp.Config{})
+	srvCfg := Config{Identity: testKey(b, 1), InsecurePlaintext: insecure, Handler: handler}
+	ln, err := Listen(d, tr, ma.StringCast("/ip4/127.0.0.1/tcp/0"), srvCfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cli, err := Dial(ctx, d, tr, ln.Addr(), Config{Identity: testKey(b, 2), InsecurePlaintext: insecure})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := ln.Accept(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ws := d.Workers(); len(ws) > 1 && srv.Owner() == cli.Owner() {
+		other := ws[0]
+		if cli.Owner() == other {
+			other = ws[1]
+		}
+		if err := d.Move(ctx, srv, other); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return &benchPair{d: d, ln: ln, cli: cli, srv: srv}
+}
+
+func (p *benchPair) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.cli.CloseWait(ctx)
+	p.ln.Close()
+	p.d.Close(ctx)
+}
+
+var sizes = []int{64, 1 << 10, 64 << 10, 1 << 20}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// BenchmarkThroughput sends b.N messages one way and waits until the
+// receiver has them all.
+func BenchmarkThroughput(b *testing.B) {
+	for _, size := range sizes {
+		for _, mode := range []string{"secure", "plaintext"} {
+			b.Run(sizeName(size)+"/weft-"+mode, func(b *testing.B) {
+				benchEndpoint(b, size, mode == "plaintext")
+			})
+		}
+		b.Run(sizeName(size)+"/netconn-bufio", func(b *testing.B) { benchBufio(b, size) })
+	}
+}
+
+func benchEndpoint(b *testing.B, size int, insecure bool) {
+	var got atomic.Int64
+	done := make(chan struct{})
+	total := int64(b.N)
+	p := newBenchPair(b, insecure, func(_ *Endpoint, msg []byte) {
+		if got.Add(1) == total {
+			close(done)
+		}
+	})
+	defer p.close()
+	msg := make([]byte, size)
+	batch := make([][]byte, 0, 256)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	ctx := context.Background()
+	for i := 0; i < b.N; {
+		batch = batch[:0]
+		for ; i < b.N && len(batch) < cap(batch); i++ {
+			batch = append(batch, msg)
+		}
+		if _, err := p.cli.SendBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		b.Fatalf("received %d of %d", got.Load(), b.N)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func benchBufio(b *testing.B, size int) {
+	a, c := tcpPair(b)
+	defer a.Close()
+	defer c.Close()
+	done := make(chan int)
+	go func() {
+		br := bufio.NewReaderSize(c, 64<<10)
+		body := make([]byte, size)
+		n := 0
+		for n < b.N {
+			l, err := binary.ReadUvarint(br)
+			if err != nil {
+				break
+			}
+			if _, err := io.ReadFull(br, body[:l]); err != nil {
+				break
+			}
+			n++
+		}
+		done <- n
+	}()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	bw := bufio.NewWriterSize(a, 64<<10)
+	msg := make([]byte, size)
+	var hdr [binary.MaxVarintLen64]byte
+	for range b.N {
+		bw.Write(hdr[:binary.PutUvarint(hdr[:], uint64(size))])
+		bw.Write(msg)
+	}
+	bw.Flush()
+	if n := <-done; n != b.N {
+		b.Fatalf("received %d of %d", n, b.N)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func tcpPair(b *testing.B) (net.Conn, net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		ch <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, <-ch
+}
+
+// BenchmarkPingPong measures the round trip of a 64-byte message echoed by
+// the peer's handler, and reports p50 and p99.
+func BenchmarkPingPong(b *testing.B) {
+	for _, mode := range []string{"secure", "plaintext"} {
+		b.Run("weft-"+mode, func(b *testing.B) {
+			p := newBenchPair(b, mode == "plaintext", func(ep *Endpoint, msg []byte) { _ = ep.TrySend(msg) })
+			defer p.close()
+			echo := make(chan struct{}, 1)
+			p.cli.cfg.Handler = nil
+			go func() {
+				for {
+					if _, err := p.cli.Recv(context.Background()); err != nil {
+						return
+					}
+					echo <- struct{}{}
+				}
+			}()
+			msg := make([]byte, 64)
+			pingPong(b, func() {
+				_ = p.cli.Send(context.Background(), msg)
+				<-echo
+			})
+		})
+	}
+	b.Run("netconn", func(b *testing.B) {
+		a, c := tcpPair(b)
+		defer a.Close()
+		defer c.Close()
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 64)
+		pingPong(b, func() {
+			a.Write(buf)
+			io.ReadFull(a, buf)
+		})
+	})
+}
+
+func pingPong(b *testing.B, rt func()) {
+	for range 100 {
+		rt()
+	}
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		rt()
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
+}

@@ -1,0 +1,416 @@
+package endpoint
+
+import (
+	"sort"
+	"time"
+
+	"github.com/weftnet/weft/internal/record"
+)
+
+// Over a datagram link packets may be lost, duplicated or reordered, so the
+// session adds what a stream gives for free, QUIC-style: every packet has a
+// number (its AEAD nonce); the receiver acknowledges packet-number ranges
+// (PNACK) besides the cumulative log offset (ACK); the sender declares a
+// packet lost when three later ones were acknowledged or it is older than
+// 9/8 of the RTT, resends its log bytes, and keeps a congestion window
+// (NewReno: slow start, halving once per loss round, additive increase). A
+// probe timer (PTO) resends when acknowledgements stop altogether.
+//
+// Received log bytes that arrive ahead of a gap wait in an out-of-order
+// buffer bounded by the receive window.
+
+const (
+	initialRTT     = 50 * time.Millisecond
+	minCwndPackets = 2
+	initCwndPackets = 32
+	reorderPackets = 3
+	maxPTOBackoff  = 6
+	// lossTolerance is the fraction of a round's packets that may be lost
+	// before the window shrinks.
+	lossTolerance = 0.10
+)
+
+// sentPacket is an ack-eliciting datagram in flight.
+type sentPacket struct {
+	pn      uint64
+	at      time.Time
+	off, n  uint64 // log bytes it carried
+	size    int
+	done    bool // acknowledged or declared lost
+}
+
+// span is a range of log bytes to resend.
+type span struct{ off, n uint64 }
+
+// segment is out-of-order received log bytes.
+type segment struct {
+	off  uint64
+	data []byte
+}
+
+// dgram is the session's datagram state; it resets with each link except
+// the out-of-order buffer, which holds log bytes.
+type dgram struct {
+	// Sender.
+	sentQ        []sentPacket
+	retx         []span
+	inflight     int
+	cwnd         int
+	ssthresh     int
+	roundEnd     uint64 // the round ends when this packet is acknowledged
+	roundAcked   int
+	roundLost    int
+	largestSent  uint64
+	largestAcked uint64
+	anyAcked     bool
+	rttVar       time.Duration
+	minRTT       time.Duration
+	ptoCount     int
+	ptoTimerOn   bool
+
+	// Receiver.
+	rcvd       []record.PNRange // descending, at most MaxPNAckRanges+1
+	rcvdAt     time.Time        // when the largest arrived
+	unackedPkt int              // ack-eliciting packets not yet acknowledged
+	ooo        []segment
+	oooBytes   int
+	bufs       [][]byte // datagrams batched for one Writev
+}
+
+func (g *dgram) reset(mss int) {
+	*g = dgram{ooo: g.ooo, oooBytes: g.oooBytes, bufs: g.bufs[:0]}
+	g.cwnd = initCwndPackets * mss
+	g.ssthresh = 1 << 30
+}
+
+// onPacketReceived records packet number pn for the next PNACK.
+func (g *dgram) onPacketReceived(pn uint64, ackEliciting bool) {
+	g.unackedPkt += b2i(ackEliciting)
+	if len(g.rcvd) == 0 || pn > g.rcvd[0].Largest {
+		g.rcvdAt = time.Now()
+	}
+	r := g.rcvd
+	i := sort.Search(len(r), func(i int) bool { return r[i].Smallest <= pn }) // first range at or below pn
+	switch {
+	case i < len(r) && pn <= r[i].Largest:
+		return // duplicate
+	case i < len(r) && r[i].Largest+1 == pn:
+		r[i].Largest = pn
+		if i > 0 && r[i-1].Smallest == pn+1 {
+			r[i-1].Smallest = r[i].Smallest
+			r = append(r[:i], r[i+1:]...)
+		}
+	case i > 0 && r[i-1].Smallest == pn+1:
+		r[i-1].Smallest = pn
+	default:
+		r = append(r, record.PNRange{})
+		copy(r[i+1:], r[i:])
+		r[i] = record.PNRange{Smallest: pn, Largest: pn}
+	}
+	if len(r) > record.MaxPNAckRanges+1 {
+		r = r[:record.MaxPNAckRanges+1]
+	}
+	g.rcvd = r
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// mss is the largest datagram the session sends.
+func (s *session) mss() int { return s.ep.cfg.DatagramPayloadBytes }
+
+// addPNAck puts a PNACK into f if packets await acknowledgement.
+func (s *session) addPNAck(f *record.Frame) {
+	g := &s.dg
+	if len(g.rcvd) == 0 || g.unackedPkt == 0 && !s.ackDue {
+		return
+	}
+	f.HasPNAck = true
+	f.PNAck.AckDelayMicros = uint64(time.Since(g.rcvdAt) / time.Microsecond)
+	f.PNAck.NumRanges = copy(f.PNAck.Ranges[:], g.rcvd)
+	g.unackedPkt = 0
+}
+
+// nextDatagramData picks the log bytes for the next packet: lost bytes
+// first, then new ones, within the congestion and flow windows.
+func (s *session) nextDatagramData(room int, limit uint64) (off, n uint64) {
+	g := &s.dg
+	if g.inflight+s.mss() > g.cwnd {
+		return 0, 0
+	}
+	for len(g.retx) > 0 {
+		sp := &g.retx[0]
+		if sp.off+sp.n <= s.acked {
+			g.retx = g.retx[1:]
+			continue
+		}
+		if sp.off < s.acked {
+			sp.n -= s.acked - sp.off
+			sp.off = s.acked
+		}
+		n = min(uint64(room), sp.n)
+		off = sp.off
+		sp.off += n
+		sp.n -= n
+		if sp.n == 0 {
+			g.retx = g.retx[1:]
+		}
+		s.ep.stats.retransmits.Add(1)
+		return off, n
+	}
+	if s.sent < limit {
+		n = min(uint64(room), limit-s.sent)
+		off = s.sent
+		s.sent += n
+		return off, n
+	}
+	return 0, 0
+}
+
+// onSent records an ack-eliciting packet.
+func (s *session) onSent(pn uint64, off, n uint64, size int) {
+	g := &s.dg
+	g.largestSent = pn
+	g.sentQ = append(g.sentQ, sentPacket{pn: pn, at: time.Now(), off: off, n: n, size: size})
+	g.inflight += size
+	s.armPTO()
+}
+
+// onPNAck processes acknowledged packet ranges: RTT, congestion window,
+// and loss detection.
+func (s *session) onPNAck(a *record.PNAck) {
+	g := &s.dg
+	ranges := a.Acked()
+	if len(ranges) == 0 {
+		return
+	}
+	largest := ranges[0].Largest
+	now := time.Now()
+	newlyAcked := false
+	for i := range g.sentQ {
+		p := &g.sentQ[i]
+		if p.done || !inRanges(p.pn, ranges) {
+			continue
+		}
+		p.done = true
+		g.inflight -= p.size
+		newlyAcked = true
+		if p.pn == largest {
+			delay := time.Duration(a.AckDelayMicros) * time.Microsecond
+			s.datagramRTT(now.Sub(p.at), delay)
+		}
+		g.roundAcked++
+		if g.cwnd < g.ssthresh {
+			g.cwnd += p.size
+		} else {
+			g.cwnd += s.mss() * p.size / g.cwnd
+		}
+	}
+	if !g.anyAcked || largest > g.largestAcked {
+		g.largestAcked, g.anyAcked = largest, true
+	}
+	if newlyAcked {
+		g.ptoCount = 0
+	}
+	s.detectLoss(now)
+	s.endRound()
+	s.trimSent()
+	s.armPTO()
+}
+
+// endRound adjusts the window once per round trip, by the round's loss
+// rate.
+func (s *session) endRound() {
+	g := &s.dg
+	if g.largestAcked < g.roundEnd {
+		return
+	}
+	total := g.roundAcked + g.roundLost
+	switch {
+	case total > 0 && float64(g.roundLost) > lossTolerance*float64(total):
+		g.cwnd = max(g.cwnd*7/10, minCwndPackets*s.mss())
+		g.ssthresh = g.cwnd
+	case g.roundLost > 0 && g.cwnd < g.ssthresh:
+		g.ssthresh = g.cwnd // leave slow start at the first loss
+	}
+	g.roundAcked, g.roundLost = 0, 0
+	g.roundEnd = g.largestSent
+}
+
+func inRanges(pn uint64, ranges []record.PNRange) bool {
+	for _, r := range ranges {
+		if pn > r.Largest {
+			return false
+		}
+		if pn >= r.Smallest {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) datagramRTT(sample, ackDelay time.Duration) {
+	g := &s.dg
+	if g.minRTT == 0 || sample < g.minRTT {
+		g.minRTT = sample
+	}
+	if sample-ackDelay >= g.minRTT {
+		sample -= ackDelay
+	}
+	if s.srtt == 0 {
+		s.srtt, g.rttVar = sample, sample/2
+	} else {
+		d := s.srtt - sample
+		if d < 0 {
+			d = -d
+		}
+		g.rttVar = (3*g.rttVar + d) / 4
+		s.srtt = (7*s.srtt + sample) / 8
+	}
+	s.ep.stats.rttNanos.Store(int64(s.srtt))
+}
+
+// detectLoss declares packets lost by packet or time threshold.
+func (s *session) detectLoss(now time.Time) {
+	g := &s.dg
+	if !g.anyAcked {
+		return
+	}
+	rtt := max(s.srtt, initialRTT/4)
+	lossDelay := rtt * 9 / 8
+	for i := range g.sentQ {
+		p := &g.sentQ[i]
+		if p.done || p.pn > g.largestAcked {
+			continue
+		}
+		if g.largestAcked-p.pn >= reorderPackets || now.Sub(p.at) > lossDelay {
+			s.lose(p)
+		}
+	}
+}
+
+// lose marks p lost and queues its log bytes for resending.
+func (s *session) lose(p *sentPacket) {
+	g := &s.dg
+	p.done = true
+	g.inflight -= p.size
+	if p.n > 0 && p.off+p.n > s.acked {
+		g.retx = append(g.retx, span{p.off, p.n})
+	}
+	g.roundLost++
+}
+
+func (s *session) trimSent() {
+	g := &s.dg
+	i := 0
+	for i < len(g.sentQ) && g.sentQ[i].done {
+		i++
+	}
+	if i > 0 {
+		g.sentQ = append(g.sentQ[:0], g.sentQ[i:]...)
+	}
+}
+
+// armPTO (re)arms the probe timer while ack-eliciting packets are in
+// flight: if it fires, the oldest one is resent.
+func (s *session) armPTO() {
+	g := &s.dg
+	if len(g.sentQ) == 0 {
+		if g.ptoTimerOn {
+			g.ptoTimerOn = false
+			s.stopTimer(&s.ptoTimer)
+		}
+		return
+	}
+	rtt := s.srtt
+	if rtt == 0 {
+		rtt = initialRTT
+	}
+	pto := (rtt + max(4*g.rttVar, time.Millisecond) + ackDelay) << min(g.ptoCount, maxPTOBackoff)
+	g.ptoTimerOn = true
+	s.arm(&s.ptoTimer, pto, s.onPTO)
+}
+
+func (s *session) onPTO() {
+	g := &s.dg
+	g.ptoTimerOn = false
+	if s.link == nil || !s.link.datagram {
+		return
+	}
+	g.ptoCount++
+	// Resend the oldest outstanding packet's bytes (or probe with a PING).
+	for i := range g.sentQ {
+		if p := &g.sentQ[i]; !p.done {
+			s.lose(p)
+			break
+		}
+	}
+	s.trimSent()
+	if len(g.retx) == 0 {
+		s.ping()
+	}
+	s.flush()
+	s.armPTO()
+}
+
+// onDatagramData takes log bytes that may be out of order.
+func (s *session) onDatagramData(off uint64, data []byte) error {
+	end := off + uint64(len(data))
+	if end <= s.recvd {
+		return nil
+	}
+	if end > s.windowSent {
+		return errWindow
+	}
+	if off > s.recvd {
+		s.bufferSegment(off, data)
+		return nil
+	}
+	if err := s.take(data[s.recvd-off:]); err != nil {
+		return err
+	}
+	return s.drainSegments()
+}
+
+func (s *session) bufferSegment(off uint64, data []byte) {
+	g := &s.dg
+	i := sort.Search(len(g.ooo), func(i int) bool { return g.ooo[i].off >= off })
+	if i < len(g.ooo) && g.ooo[i].off == off && len(g.ooo[i].data) >= len(data) {
+		return // duplicate
+	}
+	seg := segment{off, append([]byte(nil), data...)}
+	if i < len(g.ooo) && g.ooo[i].off == off {
+		g.oooBytes += len(data) - len(g.ooo[i].data)
+		g.ooo[i] = seg
+		return
+	}
+	g.ooo = append(g.ooo, segment{})
+	copy(g.ooo[i+1:], g.ooo[i:])
+	g.ooo[i] = seg
+	g.oooBytes += len(data)
+}
+
+// drainSegments feeds buffered segments that have become contiguous.
+func (s *session) drainSegments() error {
+	g := &s.dg
+	for len(g.ooo) > 0 && g.ooo[0].off <= s.recvd {
+		seg := g.ooo[0]
+		g.ooo = g.ooo[1:]
+		g.oooBytes -= len(seg.data)
+		end := seg.off + uint64(len(seg.data))
+		if end <= s.recvd {
+			continue
+		}
+		if err := s.take(seg.data[s.recvd-seg.off:]); err != nil {
+			return err
+		}
+	}
+	if len(g.ooo) == 0 {
+		g.ooo = nil
+	}
+	return nil
+}

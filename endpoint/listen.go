@@ -1,0 +1,179 @@
+package endpoint
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/identity"
+	"github.com/weftnet/weft/internal/handshake"
+	"github.com/weftnet/weft/internal/record"
+	"github.com/weftnet/weft/transport"
+)
+
+// acceptBacklog bounds the sessions waiting for Accept.
+const acceptBacklog = 128
+
+// Listener accepts endpoints. It also resumes the sessions it accepted when
+// their dialers reconnect, so keep it open while they live.
+type Listener struct {
+	d        *driver.Driver
+	tr       transport.Transport
+	cfg      Config
+	tln      transport.Listener
+	onAccept func(*Endpoint)
+	backlog  chan *Endpoint
+
+	mu       sync.Mutex
+	sessions map[sessionKey]*Endpoint
+	closed   bool
+
+	badLinks atomic.Uint64 // handshakes or first records that failed
+	refused  atomic.Uint64 // sessions refused: backlog full, unknown resume
+}
+
+type sessionKey struct {
+	peer identity.PeerID
+	id   [16]byte
+}
+
+// Listen accepts endpoints at addr over tr. Each new endpoint goes to
+// onAccept, called on the endpoint's worker (it must not block), or, when
+// onAccept is nil, waits for Accept.
+func Listen(d *driver.Driver, tr transport.Transport, addr ma.Multiaddr, cfg Config, onAccept func(*Endpoint)) (*Listener, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ln := &Listener{d: d, tr: tr, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint)}
+	if onAccept == nil {
+		ln.backlog = make(chan *Endpoint, acceptBacklog)
+	}
+	tln, err := tr.Listen(addr, d, ln.acceptConn)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: listen: %w", err)
+	}
+	ln.tln = tln
+	return ln, nil
+}
+
+// Addr returns the listening address.
+func (ln *Listener) Addr() ma.Multiaddr { return ln.tln.Addr() }
+
+// Accept waits for the next new endpoint (when Listen had no onAccept).
+func (ln *Listener) Accept(ctx context.Context) (*Endpoint, error) {
+	if ln.backlog == nil {
+		return nil, fmt.Errorf("endpoint: Accept on a listener with an accept callback")
+	}
+	select {
+	case ep, ok := <-ln.backlog:
+		if !ok {
+			return nil, fmt.Errorf("endpoint: accept: %w", ErrClosed)
+		}
+		return ep, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops accepting connections, new or resuming. Endpoints already
+// accepted stay open until their connection dies and cannot be resumed.
+func (ln *Listener) Close() error {
+	ln.mu.Lock()
+	if ln.closed {
+		ln.mu.Unlock()
+		return nil
+	}
+	ln.closed = true
+	ln.mu.Unlock()
+	err := ln.tln.Close()
+	if ln.backlog != nil {
+		close(ln.backlog)
+	}
+	return err
+}
+
+// BadConnections returns how many incoming connections failed their
+// handshake or first record.
+func (ln *Listener) BadConnections() uint64 { return ln.badLinks.Load() }
+
+// acceptConn runs on the new connection's worker: the link runs the
+// responder side of the handshake.
+func (ln *Listener) acceptConn(c transport.Conn) transport.Handler {
+	hs, err := handshake.NewResponder(ln.cfg.handshakeConfig(identity.PeerID{}))
+	if err != nil {
+		return nil
+	}
+	l := newLink(&ln.cfg, c, false)
+	l.ln = ln
+	l.start(hs)
+	return l
+}
+
+// adopt runs on the link's worker once the dialer's HELLO arrived: it finds
+// the session the dialer resumes, or makes a new endpoint.
+func (ln *Listener) adopt(l *link, h record.Hello) {
+	key := sessionKey{l.res.Peer, h.SessionID}
+	ln.mu.Lock()
+	ep, known := ln.sessions[key]
+	closed := ln.closed
+	if !known && !closed && h.RecvOffset == 0 {
+		ep = newEndpoint(ln.d, ln.tr, l.conn.Owner(), ln.cfg)
+		ep.peer, ep.session, ep.ln = l.res.Peer, h.SessionID, ln
+		ln.sessions[key] = ep
+	}
+	ln.mu.Unlock()
+	switch {
+	case closed:
+		l.fail(fmt.Errorf("endpoint: listener closed: %w", ErrClosed))
+	case known:
+		_ = ep.mb.Post(func() { ep.adopt(l) })
+	case ep == nil:
+		ln.refused.Add(1)
+		l.refuseResume(h)
+	default:
+		ep.Owner().Track(ep)
+		ep.adopt(l)
+		if !ep.isClosed() {
+			ln.deliver(ep)
+		}
+	}
+}
+
+func (ln *Listener) deliver(ep *Endpoint) {
+	if ln.onAccept != nil {
+		ln.onAccept(ep)
+		return
+	}
+	select {
+	case ln.backlog <- ep:
+	default:
+		ln.refused.Add(1)
+		ep.st.shutdown(fmt.Errorf("endpoint: accept backlog full: %w", ErrClosed))
+	}
+}
+
+func (ln *Listener) forget(ep *Endpoint) {
+	ln.mu.Lock()
+	if ln.sessions[sessionKey{ep.peer, ep.session}] == ep {
+		delete(ln.sessions, sessionKey{ep.peer, ep.session})
+	}
+	ln.mu.Unlock()
+}
+
+// refuseResume tells a dialer that this side does not have the session it
+// resumes (it restarted), then closes the link.
+func (l *link) refuseResume(h record.Hello) {
+	f := &l.frame
+	*f = record.Frame{HasHello: true, HasClose: true}
+	f.Hello = record.Hello{SessionID: h.SessionID}
+	f.Close = record.Close{Code: codeUnknownSession}
+	pt := record.AppendPlaintext(nil, f, false, &l.zbuf)
+	if out, _, err := l.seal(nil, pt); err == nil {
+		_ = l.conn.Write(out)
+	}
+	l.close()
+}

@@ -1,0 +1,586 @@
+package endpoint
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/record"
+	"github.com/weftnet/weft/transport"
+)
+
+// session is the part of an Endpoint that runs on its worker: the
+// reliability protocol over whichever link is current. Every method runs on
+// the owner.
+//
+// Send side: the log holds [base, end); the peer acknowledged everything
+// below acked; the current link has sent everything below sent; the peer
+// accepts bytes below peerWindow.
+//
+// Receive side: recvd bytes of the peer's log arrived in order; the
+// reassembler turned them into messages; the application consumed
+// (Handler, or Recv) everything below consumed, so the peer may send below
+// consumed + RecvWindowBytes.
+type session struct {
+	ep   *Endpoint
+	link *link
+
+	acked, sent, peerWindow uint64
+	helloDone               bool // the peer's HELLO arrived on this link
+	everUp                  bool // a link has been up before: later ones are resumes
+
+	reasm      *record.Reassembler
+	recvd      uint64
+	consumed   uint64 // on the worker: delivered to Handler or Recv queue, credited
+	recvCredit chan int
+	ackSent    uint64 // Ack.Offset last sent
+	windowSent uint64 // Ack.Offset+Window last sent
+	ackDue     bool
+
+	pingID      uint64
+	pingSent    time.Time
+	pongDue     bool
+	pongID      uint64
+	lastRecv    time.Time
+	lastSend    time.Time
+	srtt        time.Duration
+
+	closing   bool // Close called: finish once everything is acknowledged
+	closeSent bool
+
+	dg dgram // datagram links only
+
+	ackTimer, aliveTimer, resumeTimer, redialTimer *driver.MailboxTimer
+	ptoTimer, helloTimer                           *driver.MailboxTimer
+	ackArmed, resumeArmed                         bool
+	redialDelay                                   time.Duration
+
+	frame record.Frame // scratch, reused per record
+	pt    []byte       // scratch plaintext
+	out   []byte       // records batched for one Write
+	zbuf  []byte       // compression scratch
+}
+
+func (s *session) init(ep *Endpoint) {
+	s.ep = ep
+	s.reasm, _ = record.NewReassembler(ep.cfg.MaxMessageBytes) // validated by Config
+	s.recvCredit = make(chan int, 1)
+	s.windowSent = uint64(ep.cfg.RecvWindowBytes)
+}
+
+func (s *session) conn() transport.Conn {
+	if s.link == nil {
+		return nil
+	}
+	return s.link.conn
+}
+
+// maxPlain is the largest record plaintext on the current link.
+func (s *session) maxPlain() int {
+	if s.link != nil && s.link.datagram {
+		return s.ep.cfg.DatagramPayloadBytes - record.DatagramHeaderLen - record.TagLen
+	}
+	return record.MaxPlaintext
+}
+
+// attach makes l the session's link: it has completed its handshake on
+// this worker. The dialer speaks first with HELLO.
+func (s *session) attach(l *link) {
+	if s.ep.isClosed() {
+		l.close()
+		return
+	}
+	if s.link != nil {
+		s.link.close()
+	}
+	s.link = l
+	l.sess = s
+	s.helloDone = false
+	s.lastRecv = time.Now()
+	s.stopTimer(&s.resumeTimer)
+	s.stopTimer(&s.redialTimer)
+	s.redialDelay = 0
+	if l.datagram {
+		s.dg.reset(s.mss())
+	}
+	s.armAlive()
+	if s.ep.dialer {
+		s.sendHello()
+	}
+}
+
+func (s *session) sendHello() {
+	f := &s.frame
+	*f = record.Frame{HasHello: true}
+	f.Hello = record.Hello{SessionID: s.ep.session, RecvOffset: s.recvd, MaxMessageBytes: uint64(s.ep.cfg.MaxMessageBytes)}
+	s.ackSent = s.recvd
+	s.emit(f)
+	s.writeOut()
+	if s.link != nil && s.link.datagram && s.ep.dialer {
+		s.armHelloResend(200 * time.Millisecond)
+	}
+}
+
+// armHelloResend repeats the dialer's HELLO on a datagram link until the
+// peer's arrives.
+func (s *session) armHelloResend(d time.Duration) {
+	l := s.link
+	s.arm(&s.helloTimer, d, func() {
+		if s.link == l && !s.helloDone {
+			s.sendHello()
+			s.armHelloResend(min(2*d, 2*time.Second))
+		}
+	})
+}
+
+// onHello handles the peer's HELLO: it says how much of our log it has, so
+// we resume sending from there.
+func (s *session) onHello(h *record.Hello) error {
+	if h.SessionID != s.ep.session {
+		return fmt.Errorf("%w: HELLO for another session", ErrProtocol)
+	}
+	if s.helloDone {
+		// A repeated HELLO (datagram links resend it): the dialer missed
+		// our answer.
+		if !s.ep.dialer {
+			s.sendHello()
+		}
+		return nil
+	}
+	l := &s.ep.log
+	l.mu.Lock()
+	end := l.end
+	l.mu.Unlock()
+	if h.RecvOffset < s.acked || h.RecvOffset > end {
+		if h.RecvOffset < s.acked {
+			return fmt.Errorf("%w: peer has %d bytes, had acknowledged %d", ErrSessionLost, h.RecvOffset, s.acked)
+		}
+		return fmt.Errorf("%w: peer claims %d bytes of a %d-byte log", ErrProtocol, h.RecvOffset, end)
+	}
+	if lim := int64(h.MaxMessageBytes); lim < s.ep.maxSend.Load() && lim > 0 {
+		s.ep.maxSend.Store(lim)
+	}
+	s.release(h.RecvOffset)
+	if s.sent > h.RecvOffset {
+		s.ep.stats.retransmits.Add(1)
+	}
+	s.sent = h.RecvOffset
+	s.peerWindow = max(s.peerWindow, h.RecvOffset+uint64(s.ep.cfg.RecvWindowBytes))
+	if s.peerWindow < h.RecvOffset {
+		s.peerWindow = h.RecvOffset
+	}
+	s.helloDone = true
+	if !s.ep.dialer {
+		s.sendHello()
+	}
+	s.ep.connected(nil)
+	s.flush()
+	return nil
+}
+
+// release drops what the peer has acknowledged and wakes blocked senders.
+func (s *session) release(acked uint64) {
+	if acked <= s.acked {
+		return
+	}
+	s.acked = acked
+	l := &s.ep.log
+	l.mu.Lock()
+	n := l.release(acked)
+	var wake chan struct{}
+	if n > 0 && s.ep.waiters != nil {
+		wake, s.ep.waiters = s.ep.waiters, nil
+	}
+	l.mu.Unlock()
+	if wake != nil {
+		close(wake)
+	}
+	s.ep.stats.msgsSent.Add(n)
+	if s.closing {
+		s.maybeFinishClose()
+	}
+}
+
+// flush sends what the window allows, plus any due ACK or PONG, in records
+// batched into one transport write. It runs whenever the worker has
+// drained the endpoint's queue: no timer delays a lone message.
+func (s *session) flush() {
+	if s.link == nil || s.link.phase != phaseAttached {
+		return
+	}
+	if !s.helloDone {
+		return
+	}
+	l := &s.ep.log
+	for {
+		l.mu.Lock()
+		end := l.end
+		l.mu.Unlock()
+		limit := min(end, s.peerWindow)
+		if s.sent >= limit && !s.ackDue && !s.pongDue && len(s.dg.retx) == 0 {
+			break
+		}
+		f := &s.frame
+		*f = record.Frame{}
+		s.addControl(f)
+		if !s.fillData(f, limit) && !f.HasAck && !f.HasPong && !f.HasPNAck {
+			break // the congestion window is full
+		}
+		s.emit(f)
+		if len(s.out) >= 256<<10 {
+			if !s.writeOut() {
+				return
+			}
+		}
+	}
+	s.writeOut()
+	if s.closing {
+		s.maybeFinishClose()
+	}
+}
+
+// fillData puts the next chunk of log bytes into f; it reports whether it
+// did. On a datagram link lost bytes go first, within the congestion
+// window.
+func (s *session) fillData(f *record.Frame, limit uint64) bool {
+	f.DataOffset = max(s.sent, s.acked)
+	room := s.maxPlain() - f.Overhead() - 2 // the offset may grow a byte or two
+	if room <= 0 {
+		return false
+	}
+	var off, n uint64
+	if s.link.datagram {
+		off, n = s.nextDatagramData(room, limit)
+	} else if s.sent < limit {
+		off, n = s.sent, min(uint64(room), limit-s.sent)
+		s.sent += n
+	}
+	if n == 0 {
+		return false
+	}
+	l := &s.ep.log
+	l.mu.Lock()
+	chunk := l.slice(off, off+n)
+	l.mu.Unlock()
+	if uint64(len(chunk)) < n { // the range crosses a log block: send the rest next
+		if s.link.datagram {
+			s.dg.retx = append([]span{{off + uint64(len(chunk)), n - uint64(len(chunk))}}, s.dg.retx...)
+		} else {
+			s.sent -= n - uint64(len(chunk))
+		}
+	}
+	f.DataOffset, f.Data = off, chunk
+	return true
+}
+
+// addControl puts the due ACK, PNACK and PONG sections into f.
+func (s *session) addControl(f *record.Frame) {
+	if s.ackDue || s.recvd != s.ackSent {
+		f.HasAck = true
+		f.Ack = record.Ack{Offset: s.recvd, Window: s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.recvd}
+		s.ackSent, s.windowSent = s.recvd, s.consumed+uint64(s.ep.cfg.RecvWindowBytes)
+		s.ackDue = false
+		s.stopTimer(&s.ackTimer)
+	}
+	if s.pongDue {
+		f.HasPong, f.Pong = true, s.pongID
+		s.pongDue = false
+	}
+	if s.link != nil && s.link.datagram {
+		s.addPNAck(f)
+	}
+}
+
+// emit seals f into a record appended to s.out.
+func (s *session) emit(f *record.Frame) {
+	pt := record.AppendPlaintext(s.pt[:0], f, s.link.compress, &s.zbuf)
+	s.pt = pt
+	start := len(s.out)
+	out, pn, err := s.link.seal(s.out, pt)
+	if err != nil {
+		s.link.fail(fmt.Errorf("endpoint: seal: %w", err))
+		return
+	}
+	s.out = out
+	s.ep.stats.recordsSent.Add(1)
+	s.lastSend = time.Now()
+	if s.link.datagram {
+		if len(f.Data) > 0 || f.HasPing || f.HasHello || f.HasClose {
+			s.onSent(pn, f.DataOffset, uint64(len(f.Data)), len(out)-start)
+		}
+		s.writeOut() // one datagram per write
+	}
+}
+
+// writeOut hands the batched records to the transport. It reports false if
+// the link failed.
+func (s *session) writeOut() bool {
+	if len(s.out) == 0 || s.link == nil {
+		s.out = s.out[:0]
+		return s.link != nil
+	}
+	n := len(s.out)
+	err := s.link.write(s.out)
+	s.out = s.out[:0]
+	if err != nil {
+		s.link.fail(err)
+		return false
+	}
+	s.ep.stats.bytesSent.Add(uint64(n))
+	return true
+}
+
+// onRecord processes one record's frame from the current link.
+func (s *session) onRecord(f *record.Frame) error {
+	s.ep.stats.recordsRecv.Add(1)
+	s.lastRecv = time.Now()
+	if f.HasClose && f.Close.Code == codeUnknownSession {
+		return fmt.Errorf("%w: the peer does not know session %x", ErrSessionLost, s.ep.session[:4])
+	}
+	if f.HasHello {
+		if err := s.onHello(&f.Hello); err != nil {
+			return err
+		}
+	} else if !s.helloDone {
+		return fmt.Errorf("%w: record before HELLO", ErrProtocol)
+	}
+	if f.HasPNAck && s.link.datagram {
+		s.onPNAck(&f.PNAck)
+	}
+	if f.HasAck {
+		if err := s.onAck(&f.Ack); err != nil {
+			return err
+		}
+	}
+	if f.HasPing {
+		s.pongDue, s.pongID = true, f.Ping
+	}
+	if f.HasPong && f.Pong == s.pingID && !s.pingSent.IsZero() {
+		s.rttSample(time.Since(s.pingSent))
+		s.pingSent = time.Time{}
+	}
+	if len(f.Data) > 0 {
+		if err := s.onData(f.DataOffset, f.Data); err != nil {
+			return err
+		}
+	}
+	if f.HasClose {
+		s.onPeerClose()
+	}
+	return nil
+}
+
+func (s *session) onAck(a *record.Ack) error {
+	if a.Offset > s.sent {
+		return fmt.Errorf("%w: ACK of %d bytes, only %d sent", ErrProtocol, a.Offset, s.sent)
+	}
+	s.release(a.Offset)
+	if end := a.Offset + a.Window; end > s.peerWindow {
+		s.peerWindow = end
+	}
+	return nil
+}
+
+// onData takes bytes of the peer's log in order (stream links deliver
+// them in order; a resumed link may repeat a prefix, which is skipped).
+func (s *session) onData(off uint64, data []byte) error {
+	if s.link.datagram {
+		return s.onDatagramData(off, data)
+	}
+	if off > s.recvd {
+		return fmt.Errorf("%w: data at %d, expected %d", ErrProtocol, off, s.recvd)
+	}
+	skip := s.recvd - off
+	if skip >= uint64(len(data)) {
+		return nil // all seen before a resume
+	}
+	data = data[skip:]
+	if s.recvd+uint64(len(data)) > s.windowSent {
+		return errWindow
+	}
+	return s.take(data)
+}
+
+var errWindow = fmt.Errorf("%w: peer overran the receive window", ErrProtocol)
+
+// take feeds the next in-order log bytes to the reassembler.
+func (s *session) take(data []byte) error {
+	s.recvd += uint64(len(data))
+	if err := s.reasm.Feed(data, s.deliver); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return nil
+}
+
+// deliver hands one message to the application.
+func (s *session) deliver(msg []byte) error {
+	s.ep.stats.msgsRecv.Add(1)
+	if h := s.ep.cfg.Handler; h != nil {
+		h(s.ep, msg)
+		s.consumed = s.reasm.Delivered()
+		return nil
+	}
+	s.ep.recvQ.push(msg)
+	return nil
+}
+
+// afterRecv runs after a batch of records: it acknowledges when enough
+// arrived, else arms the delayed-ack timer, then flushes (piggybacking the
+// ACK on data when there is some).
+func (s *session) afterRecv() {
+	unacked := s.recvd - s.ackSent
+	windowGrowth := s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.windowSent
+	if unacked >= 64<<10 || windowGrowth >= uint64(s.ep.cfg.RecvWindowBytes)/4 || s.dg.unackedPkt >= 2 {
+		s.ackDue = true
+	} else if unacked > 0 || s.dg.unackedPkt > 0 {
+		s.armAck()
+	}
+	s.flush()
+}
+
+// creditRecv records n bytes consumed by Recv (any goroutine). It reports
+// whether a window update should be sent.
+func (s *session) creditRecv(n int) bool {
+	select {
+	case s.recvCredit <- n:
+		return true
+	default:
+		// A credit is pending; add to it.
+		for {
+			select {
+			case old := <-s.recvCredit:
+				n += old
+			default:
+			}
+			select {
+			case s.recvCredit <- n:
+				return true
+			default:
+			}
+		}
+	}
+}
+
+// sendWindowUpdate runs on the worker after Recv consumed messages.
+func (s *session) sendWindowUpdate() {
+	select {
+	case n := <-s.recvCredit:
+		s.consumed += uint64(n)
+	default:
+	}
+	if s.consumed+uint64(s.ep.cfg.RecvWindowBytes)-s.windowSent >= uint64(s.ep.cfg.RecvWindowBytes)/4 {
+		s.ackDue = true
+		s.flush()
+	}
+}
+
+func (s *session) rttSample(rtt time.Duration) {
+	if s.srtt == 0 {
+		s.srtt = rtt
+	} else {
+		s.srtt = (7*s.srtt + rtt) / 8
+	}
+	s.ep.stats.rttNanos.Store(int64(s.srtt))
+}
+
+// ping sends a PING (keepalive and RTT probe).
+func (s *session) ping() {
+	if s.link == nil || !s.helloDone {
+		return
+	}
+	s.pingID++
+	s.pingSent = time.Now()
+	f := &s.frame
+	*f = record.Frame{HasPing: true, Ping: s.pingID}
+	s.addControl(f)
+	s.emit(f)
+	s.writeOut()
+}
+
+// linkDown forgets a dead link; the dialer redials, both wait at most
+// ResumeTimeout.
+func (s *session) linkDown(l *link, err error) {
+	if s.link != l {
+		return
+	}
+	s.link = nil
+	s.helloDone = false
+	s.stopTimer(&s.aliveTimer)
+	s.stopTimer(&s.ackTimer)
+	s.stopTimer(&s.ptoTimer)
+	s.stopTimer(&s.helloTimer)
+	s.dg.ptoTimerOn = false
+	if s.ep.isClosed() {
+		return
+	}
+	if errors.Is(err, ErrSessionLost) || errors.Is(err, ErrPeerMismatch) {
+		s.ep.finish(err)
+		return
+	}
+	s.ep.cfg.Logger.Debug("endpoint: link down", "peer", s.ep.peer, "err", err)
+	s.armResume()
+	if s.ep.dialer {
+		s.scheduleRedial()
+	}
+}
+
+// startClose begins a graceful close (on the worker).
+func (s *session) startClose() {
+	if s.closing || s.ep.isClosed() {
+		return
+	}
+	s.closing = true
+	s.flush()
+	s.maybeFinishClose()
+}
+
+// maybeFinishClose ends the session once the peer has everything.
+func (s *session) maybeFinishClose() {
+	l := &s.ep.log
+	l.mu.Lock()
+	all := s.acked == l.end
+	l.mu.Unlock()
+	if !all {
+		if s.link == nil {
+			s.armResume() // bounded wait for a link to finish on
+		}
+		return
+	}
+	if s.link != nil && s.helloDone && !s.closeSent {
+		s.closeSent = true
+		f := &s.frame
+		*f = record.Frame{HasClose: true}
+		s.addControl(f)
+		s.emit(f)
+		s.writeOut()
+	}
+	s.shutdown(nil)
+}
+
+// onPeerClose: the peer closed gracefully; it has acknowledged... whatever
+// it acknowledged. What it did not is reported undelivered.
+func (s *session) onPeerClose() {
+	l := &s.ep.log
+	l.mu.Lock()
+	all := s.acked == l.end
+	l.mu.Unlock()
+	var err error
+	if !all {
+		err = fmt.Errorf("endpoint: closed by peer: %w", ErrClosed)
+	}
+	s.shutdown(err)
+}
+
+// shutdown ends the endpoint and closes its link.
+func (s *session) shutdown(err error) {
+	for _, t := range []**driver.MailboxTimer{&s.ackTimer, &s.aliveTimer, &s.resumeTimer, &s.redialTimer, &s.ptoTimer, &s.helloTimer} {
+		s.stopTimer(t)
+	}
+	if s.link != nil {
+		l := s.link
+		s.link = nil
+		l.close()
+	}
+	s.ep.finish(err)
+}
