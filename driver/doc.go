@@ -1,6 +1,7 @@
 // Package driver runs weft's event loops: a Driver is a pool of workers,
-// and a worker is one gnet v2 event loop on a goroutine locked to its OS
-// thread.
+// and a worker is one gnet v2 event loop on its own goroutine (pinned to an
+// OS thread with Config.LockOSThread; off by default because pinning makes
+// every wake-up of the loop cost two thread hand-offs, see Config).
 //
 // Every connection (and every endpoint built on one) belongs to exactly one
 // worker at a time, and all of its processing (framing, acknowledgements,

@@ -12,8 +12,8 @@ import (
 	"github.com/weftnet/weft/internal/wheel"
 )
 
-// Worker is one event loop: a gnet v2 event loop on a goroutine locked to
-// its OS thread. Everything attached to a worker (connections, endpoints,
+// Worker is one event loop: a gnet v2 event loop on its own goroutine
+// (locked to an OS thread if Config.LockOSThread). Everything attached to a worker (connections, endpoints,
 // their timers) runs on that goroutine, one callback at a time, so it needs
 // no locks. Other goroutines hand it work with Execute.
 type Worker struct {
@@ -231,7 +231,7 @@ func startWorker(d *Driver, id int) (*Worker, error) {
 	w.nextTick.Store(noTick)
 	cli, err := gnet.NewClient(&loopHandler{w: w},
 		gnet.WithNumEventLoop(1),
-		gnet.WithLockOSThread(true),
+		gnet.WithLockOSThread(d.cfg.LockOSThread),
 		gnet.WithLogger(silentLogger{}),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(256<<10),

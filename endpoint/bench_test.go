@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -30,7 +32,8 @@ type benchPair struct {
 
 func newBenchPair(b *testing.B, insecure bool, handler func(*Endpoint, []byte)) *benchPair {
 	b.Helper()
-	d, err := driver.New(driver.Config{})
+	workers, _ := strconv.Atoi(os.Getenv("WEFT_BENCH_WORKERS"))
+	d, err := driver.New(driver.Config{Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -329,4 +330,39 @@ func heapInUse() (uint64, int) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc, runtime.NumGoroutine()
+}
+
+// chanHandler signals each arrival.
+type chanHandler chan struct{}
+
+func (h chanHandler) OnData(transport.Conn, []byte)  { h <- struct{}{} }
+func (h chanHandler) OnClose(transport.Conn, error) {}
+
+// echoHandler writes back what it receives.
+type echoHandler struct{}
+
+func (echoHandler) OnData(c transport.Conn, b []byte) { _ = c.Write(b) }
+func (echoHandler) OnClose(transport.Conn, error)     {}
+
+// BenchmarkPingPong64B measures a 64-byte round trip through the Driver:
+// a goroutine hands the write to the client's worker, the server's worker
+// echoes, the client's worker hands the reply back to the goroutine.
+func BenchmarkPingPong64B(b *testing.B) {
+	got := make(chanHandler, 1)
+	p := newPair(b, got, echoHandler{})
+	defer p.close()
+	msg := make([]byte, 64)
+	write := func() { _ = p.send.Write(msg) }
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		_ = p.send.Post(write)
+		<-got
+		lat[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
