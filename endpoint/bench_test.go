@@ -33,7 +33,7 @@ type benchPair struct {
 func newBenchPair(b *testing.B, insecure bool, handler func(*Endpoint, []byte)) *benchPair {
 	b.Helper()
 	workers, _ := strconv.Atoi(os.Getenv("WEFT_BENCH_WORKERS"))
-	d, err := driver.New(driver.Config{Workers: workers})
+	d, err := driver.New(driver.Config{Workers: workers, LockOSThread: os.Getenv("WEFT_LOCK") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}

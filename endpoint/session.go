@@ -3,6 +3,7 @@ package endpoint
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weftnet/weft/driver"
@@ -294,10 +295,22 @@ func (s *session) addControl(f *record.Frame) {
 
 // emit seals f into a record appended to s.out.
 func (s *session) emit(f *record.Frame) {
-	pt := record.AppendPlaintext(s.pt[:0], f, s.link.compress, &s.zbuf)
-	s.pt = pt
 	start := len(s.out)
-	out, pn, err := s.link.seal(s.out, pt)
+	var out []byte
+	var pn uint64
+	var err error
+	if s.link.datagram {
+		pt := record.AppendPlaintext(s.pt[:0], f, s.link.compress, &s.zbuf)
+		s.pt = pt
+		out, pn, err = s.link.seal(s.out, pt)
+	} else {
+		// Seal in place: the plaintext goes where the ciphertext will be,
+		// after room for the record header, with room for the tag behind.
+		buf := append(s.out, 0, 0)
+		buf = record.AppendPlaintext(buf, f, s.link.compress, &s.zbuf)
+		buf = slices.Grow(buf, record.TagLen)
+		out, pn, err = s.link.seal(buf[:start], buf[start+record.StreamHeaderLen:])
+	}
 	if err != nil {
 		s.link.fail(fmt.Errorf("endpoint: seal: %w", err))
 		return

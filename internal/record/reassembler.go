@@ -3,6 +3,8 @@ package record
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"sync"
 )
 
 // MaxMessageBytesLimit is the largest MaxMessageBytes a Reassembler accepts.
@@ -135,7 +137,7 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 		return b[r.need:], r.complete(msg, deliver)
 	}
 	if r.buf == nil || cap(r.buf) < int(r.need) {
-		r.buf = make([]byte, 0, r.need)
+		r.buf = getBuf(int(r.need))
 	}
 	k := min(r.need-uint64(len(r.buf)), uint64(len(b)))
 	r.buf = append(r.buf, b[:k]...)
@@ -145,11 +147,38 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 	}
 	err := r.complete(r.buf, deliver)
 	if cap(r.buf) > retainBufBytes {
+		putBuf(r.buf) // large buffers go back to a shared pool, not kept here
 		r.buf = nil
 	} else {
 		r.buf = r.buf[:0]
 	}
 	return b, err
+}
+
+// Buffers for messages larger than retainBufBytes come from pools by
+// power-of-two size class, so a stream of large messages neither
+// allocates nor zeroes a buffer per message, and an idle endpoint holds
+// none.
+var bigBufs [27]sync.Pool // class c holds buffers of capacity 1<<c
+
+func getBuf(n int) []byte {
+	if n <= retainBufBytes {
+		return make([]byte, 0, n)
+	}
+	c := bits.Len(uint(n - 1))
+	if v := bigBufs[c].Get(); v != nil {
+		return (*v.(*[]byte))[:0]
+	}
+	return make([]byte, 0, 1<<c)
+}
+
+func putBuf(b []byte) {
+	c := bits.Len(uint(cap(b) - 1))
+	if cap(b) != 1<<c || c >= len(bigBufs) {
+		return // not from getBuf
+	}
+	b = b[:0]
+	bigBufs[c].Put(&b)
 }
 
 // complete counts the current message as delivered and hands it to deliver.
