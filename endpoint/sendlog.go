@@ -35,11 +35,20 @@ func (l *sendLog) used() uint64 { return l.end - l.base }
 
 // appendMsg appends uvarint(len(msg)) || msg. Call with mu held.
 func (l *sendLog) appendMsg(msg []byte) {
+	l.msgs++
+	off := int((l.end - l.chunkBase) % chunkSize)
+	if idx := int((l.end - l.chunkBase) / chunkSize); idx < len(l.chunks) && off+binary.MaxVarintLen64+len(msg) <= chunkSize {
+		// Fast path: the whole frame fits in the current block.
+		c := l.chunks[idx][off:]
+		n := binary.PutUvarint(c, uint64(len(msg)))
+		n += copy(c[n:], msg)
+		l.end += uint64(n)
+		return
+	}
 	var hdr [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(msg)))
 	l.write(hdr[:n])
 	l.write(msg)
-	l.msgs++
 }
 
 func (l *sendLog) write(b []byte) {
@@ -74,6 +83,15 @@ func (l *sendLog) byteAt(off uint64) byte {
 // msgLen reads the frame header at message boundary off and returns the
 // whole frame's length, or false if the header is not complete before end.
 func (l *sendLog) msgLen(off uint64) (uint64, bool) {
+	if rel := off - l.chunkBase; rel%chunkSize <= chunkSize-binary.MaxVarintLen64 && off+binary.MaxVarintLen64 <= l.end {
+		// Fast path: the header lies in one block.
+		c := l.chunks[rel/chunkSize][rel%chunkSize:]
+		v, n := binary.Uvarint(c)
+		if n <= 0 {
+			return 0, false
+		}
+		return uint64(n) + v, true
+	}
 	var v uint64
 	for i := uint64(0); i < binary.MaxVarintLen64; i++ {
 		if off+i >= l.end {

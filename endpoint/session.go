@@ -428,7 +428,6 @@ func (s *session) take(data []byte) error {
 
 // deliver hands one message to the application.
 func (s *session) deliver(msg []byte) error {
-	s.ep.stats.msgsRecv.Add(1)
 	if h := s.ep.cfg.Handler; h != nil {
 		h(s.ep, msg)
 		s.consumed = s.reasm.Delivered()
@@ -442,6 +441,7 @@ func (s *session) deliver(msg []byte) error {
 // arrived, else arms the delayed-ack timer, then flushes (piggybacking the
 // ACK on data when there is some).
 func (s *session) afterRecv() {
+	s.ep.stats.msgsRecv.Store(s.reasm.Messages())
 	unacked := s.recvd - s.ackSent
 	windowGrowth := s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.windowSent
 	if unacked >= 64<<10 || windowGrowth >= uint64(s.ep.cfg.RecvWindowBytes)/4 || s.dg.unackedPkt >= 2 {
