@@ -20,11 +20,11 @@ import (
 // buffer bounded by the receive window.
 
 const (
-	initialRTT     = 50 * time.Millisecond
-	minCwndPackets = 2
+	initialRTT      = 50 * time.Millisecond
+	minCwndPackets  = 2
 	initCwndPackets = 32
-	reorderPackets = 3
-	maxPTOBackoff  = 6
+	reorderPackets  = 3
+	maxPTOBackoff   = 6
 	// lossTolerance is the fraction of a round's packets that may be lost
 	// before the window shrinks.
 	lossTolerance = 0.10
@@ -32,11 +32,11 @@ const (
 
 // sentPacket is an ack-eliciting datagram in flight.
 type sentPacket struct {
-	pn      uint64
-	at      time.Time
-	off, n  uint64 // log bytes it carried
-	size    int
-	done    bool // acknowledged or declared lost
+	pn     uint64
+	at     time.Time
+	off, n uint64 // log bytes it carried
+	size   int
+	done   bool // acknowledged or declared lost
 }
 
 // span is a range of log bytes to resend.

@@ -38,7 +38,7 @@ type Endpoint struct {
 	expect  identity.PeerID // dialer: the peer it must reach (zero: any, until the first)
 	firstUp chan error      // dialer: the first connection's outcome, for Dial
 	ln      *Listener       // responder: whose session table holds us
-	maxSend atomic.Int64 // min(our, peer's) message limit
+	maxSend atomic.Int64    // min(our, peer's) message limit
 
 	log       sendLog // shared with producers under log.mu
 	waiters   chan struct{}
@@ -66,14 +66,14 @@ type counters struct {
 
 // Stats is a snapshot of an endpoint's counters.
 type Stats struct {
-	MsgsSent, MsgsRecv     uint64 // messages acknowledged by the peer / delivered here
-	BytesSent, BytesRecv   uint64 // record bytes on the wire, both directions
+	MsgsSent, MsgsRecv       uint64 // messages acknowledged by the peer / delivered here
+	BytesSent, BytesRecv     uint64 // record bytes on the wire, both directions
 	RecordsSent, RecordsRecv uint64
-	Retransmits uint64 // records (or datagrams) sent again
-	Resumes     uint64 // connections re-established under this endpoint
-	BadRecords  uint64 // records rejected: tampered, replayed, malformed
-	RTT         time.Duration // smoothed round-trip time
-	QueuedBytes int           // queued plus unacknowledged bytes
+	Retransmits              uint64        // records (or datagrams) sent again
+	Resumes                  uint64        // connections re-established under this endpoint
+	BadRecords               uint64        // records rejected: tampered, replayed, malformed
+	RTT                      time.Duration // smoothed round-trip time
+	QueuedBytes              int           // queued plus unacknowledged bytes
 }
 
 func newEndpoint(d *driver.Driver, tr transport.Transport, w *driver.Worker, cfg Config) *Endpoint {

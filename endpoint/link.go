@@ -12,8 +12,8 @@ import (
 )
 
 var (
-	errIdle         = errors.New("endpoint: connection idle past IdleTimeout")
-	errCloseUnacked = fmt.Errorf("endpoint: close: peer did not acknowledge everything within ResumeTimeout: %w", ErrClosed)
+	errIdle             = errors.New("endpoint: connection idle past IdleTimeout")
+	errCloseUnacked     = fmt.Errorf("endpoint: close: peer did not acknowledge everything within ResumeTimeout: %w", ErrClosed)
 	errHandshakeTimeout = errors.New("endpoint: handshake timed out")
 )
 
@@ -40,9 +40,9 @@ type link struct {
 	conn      transport.Conn
 	datagram  bool
 	initiator bool
-	ep        *Endpoint  // dialer: from the start; responder: at adoption
-	ln        *Listener  // responder
-	sess      *session   // once attached
+	ep        *Endpoint // dialer: from the start; responder: at adoption
+	ln        *Listener // responder
+	sess      *session  // once attached
 	phase     phase
 	onUp      func(*link) // called (on the conn's worker) when parked
 

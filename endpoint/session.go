@@ -39,13 +39,13 @@ type session struct {
 	windowSent uint64 // Ack.Offset+Window last sent
 	ackDue     bool
 
-	pingID      uint64
-	pingSent    time.Time
-	pongDue     bool
-	pongID      uint64
-	lastRecv    time.Time
-	lastSend    time.Time
-	srtt        time.Duration
+	pingID   uint64
+	pingSent time.Time
+	pongDue  bool
+	pongID   uint64
+	lastRecv time.Time
+	lastSend time.Time
+	srtt     time.Duration
 
 	closing   bool // Close called: finish once everything is acknowledged
 	closeSent bool
@@ -54,8 +54,8 @@ type session struct {
 
 	ackTimer, aliveTimer, resumeTimer, redialTimer *driver.MailboxTimer
 	ptoTimer, helloTimer                           *driver.MailboxTimer
-	ackArmed, resumeArmed                         bool
-	redialDelay                                   time.Duration
+	ackArmed, resumeArmed                          bool
+	redialDelay                                    time.Duration
 
 	frame record.Frame // scratch, reused per record
 	pt    []byte       // scratch plaintext

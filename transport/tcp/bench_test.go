@@ -335,7 +335,7 @@ func heapInUse() (uint64, int) {
 // chanHandler signals each arrival.
 type chanHandler chan struct{}
 
-func (h chanHandler) OnData(transport.Conn, []byte)  { h <- struct{}{} }
+func (h chanHandler) OnData(transport.Conn, []byte) { h <- struct{}{} }
 func (h chanHandler) OnClose(transport.Conn, error) {}
 
 // echoHandler writes back what it receives.
