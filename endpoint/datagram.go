@@ -216,6 +216,10 @@ func (s *session) onPNAck(a *record.PNAck) {
 	if newlyAcked {
 		g.ptoCount = 0
 	}
+	if s.closeSent && !s.closeAcked && inRanges(s.closePN, ranges) {
+		s.closeAcked = true
+		defer s.shutdown(nil)
+	}
 	s.detectLoss(now)
 	s.endRound()
 	s.trimSent()
@@ -350,7 +354,10 @@ func (s *session) onPTO() {
 		}
 	}
 	s.trimSent()
-	if len(g.retx) == 0 {
+	switch {
+	case s.closeSent && !s.closeAcked:
+		s.sendClose()
+	case len(g.retx) == 0:
 		s.ping()
 	}
 	s.flush()

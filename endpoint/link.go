@@ -156,7 +156,7 @@ func (l *link) OnData(c transport.Conn, b []byte) {
 func (l *link) onStream(b []byte) {
 	if l.phase == phaseHandshake {
 		b = l.streamHandshake(b)
-		if l.phase == phaseHandshake || len(b) == 0 {
+		if l.phase == phaseHandshake || l.phase == phaseClosed || len(b) == 0 {
 			return
 		}
 	}
@@ -300,10 +300,17 @@ func (l *link) deliver(pt []byte) error {
 	if err := record.ParseFrame(body, f); err != nil {
 		return err
 	}
-	if l.datagram {
-		l.sess.dg.onPacketReceived(l.pn, len(f.Data) > 0 || f.HasPing || f.HasHello || f.HasClose)
+	eliciting := len(f.Data) > 0 || f.HasPing || f.HasHello || f.HasClose
+	if err := l.sess.onRecord(f); err != nil {
+		if err == errDropped {
+			return nil // not acknowledged: the peer resends it
+		}
+		return err
 	}
-	return l.sess.onRecord(f)
+	if l.datagram {
+		l.sess.dg.onPacketReceived(l.pn, eliciting)
+	}
+	return nil
 }
 
 // attach runs on the endpoint's worker once the connection is there too:
@@ -358,6 +365,9 @@ func (l *link) OnClose(c transport.Conn, err error) {
 	}
 	if err == nil {
 		err = fmt.Errorf("endpoint: link closed: %w", transport.ErrClosed)
+	}
+	if l.phase < phaseParked && l.ln != nil {
+		l.ln.badLinks.Add(1) // the peer left before finishing its handshake
 	}
 	l.down(err)
 }

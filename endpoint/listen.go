@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -30,6 +31,7 @@ type Listener struct {
 
 	mu       sync.Mutex
 	sessions map[sessionKey]*Endpoint
+	ended    map[sessionKey]time.Time // sessions that ended, until when they stay refused
 	closed   bool
 
 	badLinks atomic.Uint64 // handshakes or first records that failed
@@ -48,7 +50,7 @@ func Listen(d *driver.Driver, tr transport.Transport, addr ma.Multiaddr, cfg Con
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ln := &Listener{d: d, tr: tr, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint)}
+	ln := &Listener{d: d, tr: tr, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint), ended: make(map[sessionKey]time.Time)}
 	if onAccept == nil {
 		ln.backlog = make(chan *Endpoint, acceptBacklog)
 	}
@@ -120,7 +122,10 @@ func (ln *Listener) adopt(l *link, h record.Hello) {
 	ln.mu.Lock()
 	ep, known := ln.sessions[key]
 	closed := ln.closed
-	if !known && !closed && h.RecvOffset == 0 {
+	// A dialer resuming a session that ended here must not start it over:
+	// what it resends would be delivered twice.
+	_, ended := ln.ended[key]
+	if !known && !closed && h.RecvOffset == 0 && !ended {
 		ep = newEndpoint(ln.d, ln.tr, l.conn.Owner(), ln.cfg)
 		ep.peer, ep.session, ep.ln = l.res.Peer, h.SessionID, ln
 		ln.sessions[key] = ep
@@ -157,10 +162,19 @@ func (ln *Listener) deliver(ep *Endpoint) {
 }
 
 func (ln *Listener) forget(ep *Endpoint) {
+	key := sessionKey{ep.peer, ep.session}
+	now := time.Now()
 	ln.mu.Lock()
-	if ln.sessions[sessionKey{ep.peer, ep.session}] == ep {
-		delete(ln.sessions, sessionKey{ep.peer, ep.session})
+	if ln.sessions[key] == ep {
+		delete(ln.sessions, key)
 	}
+	for k, until := range ln.ended {
+		if now.After(until) {
+			delete(ln.ended, k)
+		}
+	}
+	// The dialer gives up resuming after its own ResumeTimeout.
+	ln.ended[key] = now.Add(2 * ln.cfg.ResumeTimeout)
 	ln.mu.Unlock()
 }
 

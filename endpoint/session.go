@@ -47,8 +47,10 @@ type session struct {
 	lastSend time.Time
 	srtt     time.Duration
 
-	closing   bool // Close called: finish once everything is acknowledged
-	closeSent bool
+	closing    bool // Close called: finish once everything is acknowledged
+	closeSent  bool
+	closeAcked bool   // datagram: the peer acknowledged our CLOSE
+	closePN    uint64 // datagram: packet number of the last CLOSE sent
 
 	dg dgram // datagram links only
 
@@ -115,7 +117,8 @@ func (s *session) sendHello() {
 	f := &s.frame
 	*f = record.Frame{HasHello: true}
 	f.Hello = record.Hello{SessionID: s.ep.session, RecvOffset: s.recvd, MaxMessageBytes: uint64(s.ep.cfg.MaxMessageBytes)}
-	s.ackSent = s.recvd
+	s.ackDue = true // the HELLO carries the window this side grants
+	s.addControl(f)
 	s.emit(f)
 	s.writeOut()
 	if s.link != nil && s.link.datagram && s.ep.dialer {
@@ -167,10 +170,8 @@ func (s *session) onHello(h *record.Hello) error {
 		s.ep.stats.retransmits.Add(1)
 	}
 	s.sent = h.RecvOffset
-	s.peerWindow = max(s.peerWindow, h.RecvOffset+uint64(s.ep.cfg.RecvWindowBytes))
-	if s.peerWindow < h.RecvOffset {
-		s.peerWindow = h.RecvOffset
-	}
+	// The window comes with the ACK that travels with every HELLO; a grant
+	// from an earlier link stays valid (it never shrinks).
 	s.helloDone = true
 	if !s.ep.dialer {
 		s.sendHello()
@@ -277,6 +278,12 @@ func (s *session) fillData(f *record.Frame, limit uint64) bool {
 
 // addControl puts the due ACK, PNACK and PONG sections into f.
 func (s *session) addControl(f *record.Frame) {
+	if s.link != nil && s.link.datagram {
+		s.addPNAck(f)
+		if f.HasPNAck {
+			s.ackDue = true // ACKs get lost too: every PNACK repeats it
+		}
+	}
 	if s.ackDue || s.recvd != s.ackSent {
 		f.HasAck = true
 		f.Ack = record.Ack{Offset: s.recvd, Window: s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.recvd}
@@ -287,9 +294,6 @@ func (s *session) addControl(f *record.Frame) {
 	if s.pongDue {
 		f.HasPong, f.Pong = true, s.pongID
 		s.pongDue = false
-	}
-	if s.link != nil && s.link.datagram {
-		s.addPNAck(f)
 	}
 }
 
@@ -356,15 +360,21 @@ func (s *session) onRecord(f *record.Frame) error {
 			return err
 		}
 	} else if !s.helloDone {
+		if s.link.datagram {
+			return errDropped // overtook the peer's HELLO: it will be resent
+		}
 		return fmt.Errorf("%w: record before HELLO", ErrProtocol)
 	}
 	if f.HasPNAck && s.link.datagram {
 		s.onPNAck(&f.PNAck)
 	}
-	if f.HasAck {
+	if f.HasAck && s.link != nil {
 		if err := s.onAck(&f.Ack); err != nil {
 			return err
 		}
+	}
+	if s.link == nil {
+		return nil // an acknowledgement completed our Close
 	}
 	if f.HasPing {
 		s.pongDue, s.pongID = true, f.Ping
@@ -414,6 +424,9 @@ func (s *session) onData(off uint64, data []byte) error {
 	}
 	return s.take(data)
 }
+
+// errDropped: a datagram record ignored, and so not acknowledged.
+var errDropped = errors.New("endpoint: record dropped")
 
 var errWindow = fmt.Errorf("%w: peer overran the receive window", ErrProtocol)
 
@@ -527,6 +540,12 @@ func (s *session) linkDown(l *link, err error) {
 	if s.ep.isClosed() {
 		return
 	}
+	if s.closeSent {
+		// Everything was acknowledged and our CLOSE is out: the peer
+		// closing the link is the end we were waiting for.
+		s.shutdown(nil)
+		return
+	}
 	if errors.Is(err, ErrSessionLost) || errors.Is(err, ErrPeerMismatch) {
 		s.ep.finish(err)
 		return
@@ -562,13 +581,34 @@ func (s *session) maybeFinishClose() {
 	}
 	if s.link != nil && s.helloDone && !s.closeSent {
 		s.closeSent = true
-		f := &s.frame
-		*f = record.Frame{HasClose: true}
-		s.addControl(f)
-		s.emit(f)
-		s.writeOut()
+		s.sendClose()
+		if s.link != nil && s.link.datagram {
+			// Wait for the peer to acknowledge the CLOSE (resent on PTO),
+			// for a bounded time: everything else is acknowledged already.
+			s.arm(&s.resumeTimer, min(s.ep.cfg.ResumeTimeout, closeLinger), func() { s.shutdown(nil) })
+			s.resumeArmed = true
+			return
+		}
+	}
+	if s.closeSent && s.link != nil && s.link.datagram && !s.closeAcked {
+		return
 	}
 	s.shutdown(nil)
+}
+
+// closeLinger bounds how long a closing datagram endpoint waits for the
+// acknowledgement of its CLOSE.
+const closeLinger = 2 * time.Second
+
+// sendClose sends a CLOSE with the final acknowledgement.
+func (s *session) sendClose() {
+	f := &s.frame
+	*f = record.Frame{HasClose: true}
+	s.ackDue = true
+	s.addControl(f)
+	s.emit(f)
+	s.closePN = s.dg.largestSent
+	s.writeOut()
 }
 
 // onPeerClose: the peer closed gracefully; it has acknowledged... whatever
@@ -581,6 +621,10 @@ func (s *session) onPeerClose() {
 	var err error
 	if !all {
 		err = fmt.Errorf("endpoint: closed by peer: %w", ErrClosed)
+	}
+	if s.link != nil && s.link.datagram {
+		s.ackDue = true
+		s.flush() // acknowledge the CLOSE; the peer resends it if this is lost
 	}
 	s.shutdown(err)
 }

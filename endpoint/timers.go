@@ -14,12 +14,12 @@ import (
 // no data goes the other way to carry it.
 const ackDelay = 2 * time.Millisecond
 
+// arm (re)arms *t to run fn after d; fn replaces what it ran before.
 func (s *session) arm(t **driver.MailboxTimer, d time.Duration, fn func()) {
-	if *t == nil {
-		*t = s.ep.mb.AfterFunc(d, fn)
-		return
+	if *t != nil {
+		(*t).Stop()
 	}
-	(*t).Reset(d)
+	*t = s.ep.mb.AfterFunc(d, fn)
 }
 
 func (s *session) stopTimer(t **driver.MailboxTimer) {
