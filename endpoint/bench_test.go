@@ -6,10 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"runtime"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/benchutil"
 	"github.com/weftnet/weft/transport/tcp"
 )
 
@@ -131,7 +129,7 @@ func benchEndpoint(b *testing.B, size int, insecure bool) {
 }
 
 func benchBufio(b *testing.B, size int) {
-	a, c := tcpPair(b)
+	a, c := benchutil.LoopbackPair(b)
 	defer a.Close()
 	defer c.Close()
 	done := make(chan int)
@@ -168,24 +166,6 @@ func benchBufio(b *testing.B, size int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-func tcpPair(b *testing.B) (net.Conn, net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a, <-ch
-}
-
 // BenchmarkPingPong measures the round trip of a 64-byte message echoed by
 // the peer's handler, and reports p50 and p99.
 func BenchmarkPingPong(b *testing.B) {
@@ -204,14 +184,14 @@ func BenchmarkPingPong(b *testing.B) {
 				}
 			}()
 			msg := make([]byte, 64)
-			pingPong(b, func() {
+			benchutil.RoundTrips(b, func() {
 				_ = p.cli.Send(context.Background(), msg)
 				<-echo
 			})
 		})
 	}
 	b.Run("netconn", func(b *testing.B) {
-		a, c := tcpPair(b)
+		a, c := benchutil.LoopbackPair(b)
 		defer a.Close()
 		defer c.Close()
 		go func() {
@@ -226,27 +206,9 @@ func BenchmarkPingPong(b *testing.B) {
 			}
 		}()
 		buf := make([]byte, 64)
-		pingPong(b, func() {
+		benchutil.RoundTrips(b, func() {
 			a.Write(buf)
 			io.ReadFull(a, buf)
 		})
 	})
-}
-
-func pingPong(b *testing.B, rt func()) {
-	for range 100 {
-		rt()
-	}
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		t0 := time.Now()
-		rt()
-		lat[i] = time.Since(t0)
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
-	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 }

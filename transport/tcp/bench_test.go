@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"net"
 	"runtime"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/benchutil"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -187,7 +186,7 @@ func BenchmarkMessages64B(b *testing.B) {
 	})
 	b.Run("netconn-bufio", func(b *testing.B) {
 		b.SetBytes(64)
-		a, c := netPair(b)
+		a, c := benchutil.LoopbackPair(b)
 		defer a.Close()
 		defer c.Close()
 		done := make(chan int64)
@@ -230,7 +229,7 @@ func BenchmarkWrites1MiB(b *testing.B) {
 	})
 	b.Run("netconn", func(b *testing.B) {
 		b.SetBytes(size)
-		a, c := netPair(b)
+		a, c := benchutil.LoopbackPair(b)
 		defer a.Close()
 		defer c.Close()
 		done := make(chan int64)
@@ -249,24 +248,6 @@ func BenchmarkWrites1MiB(b *testing.B) {
 			b.Fatalf("received %d bytes", n)
 		}
 	})
-}
-
-func netPair(b *testing.B) (net.Conn, net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a, <-ch
 }
 
 // idleHandler ignores everything.
@@ -353,16 +334,8 @@ func BenchmarkPingPong64B(b *testing.B) {
 	defer p.close()
 	msg := make([]byte, 64)
 	write := func() { _ = p.send.Write(msg) }
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		t0 := time.Now()
+	benchutil.RoundTrips(b, func() {
 		_ = p.send.Post(write)
 		<-got
-		lat[i] = time.Since(t0)
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	})
 }
