@@ -1,5 +1,3 @@
-// Package benchutil holds what weft's benchmarks share: loopback
-// baselines and latency reporting.
 package benchutil
 
 import (

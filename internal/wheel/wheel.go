@@ -1,9 +1,3 @@
-// Package wheel is a hashed timing wheel for one event loop.
-//
-// A Wheel is not safe for concurrent use: the driver gives each worker its
-// own wheel and touches it only from that worker's goroutine. Time is an
-// input (Advance takes the current tick), so the wheel is a pure data
-// structure that tests drive without clocks.
 package wheel
 
 import "math/bits"
