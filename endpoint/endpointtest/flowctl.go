@@ -220,9 +220,13 @@ func (e *env) peerVanishes() {
 	// The peer vanishes: no listener to resume with, connection killed,
 	// its driver gone.
 	_ = ln.Close()
+	// Kill both ends: a peer endpoint whose connection still worked would
+	// close gracefully when its driver closes, and a clean CLOSE is not a
+	// vanishing peer.
 	if !e.killLatest(false) {
 		e.t.Fatal("no live connection to kill under the endpoint")
 	}
+	e.killLatest(true) // the peer's end too, where killing one end spared it
 	start := time.Now()
 	e.closeDriver(d2)
 	for ; sent < before+after; sent++ {
