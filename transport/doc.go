@@ -11,7 +11,7 @@
 //
 //	d, _ := driver.New(driver.Config{})
 //	defer d.Close(ctx)
-//	tr := tcp.New(tcp.Config{})
+//	tr, _ := tcp.New(tcp.Config{})
 //	ln, _ := tr.Listen(addr, d, func(c transport.Conn) transport.Handler { return echo{} })
 //	c, _ := tr.Dial(ctx, ln.Addr(), d.Pick(), myHandler)
 //	c.Post(func() { c.Write([]byte("hello")) }) // Write runs on c's worker
