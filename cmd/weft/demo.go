@@ -40,7 +40,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close(context.Background())
-	fmt.Fprintf(stdout, "weft demo: driver with %d workers (gnet event loops, one OS thread each)\n\n", len(d.Workers()))
+	fmt.Fprintf(stdout, "weft demo: driver with %d workers (gnet event loops, one goroutine each)\n\n", len(d.Workers()))
 	if err := demoTCP(ctx, stdout, d, *pairs, *msgs); err != nil {
 		return err
 	}
