@@ -252,9 +252,6 @@ func (l *link) established(res *handshake.Result) {
 	}
 }
 
-// isEstablished reports whether records can flow.
-func (l *link) isEstablished() bool { return l.phase == phaseAttached }
-
 // onPlaintext handles one record's plaintext.
 func (l *link) onPlaintext(pt []byte) error {
 	switch l.phase {
