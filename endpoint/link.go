@@ -74,9 +74,11 @@ func newLink(cfg *Config, c transport.Conn, initiator bool) *link {
 // the first message.
 func (l *link) start(hs *handshake.State) {
 	l.hs = hs
-	w := l.conn.Owner()
-	w.AfterFunc(l.cfg.HandshakeTimeout, func() {
-		_ = l.conn.Post(func() {
+	// Worker timers run on the worker that armed them, which the conn may
+	// have left: the callbacks only Post to the conn, captured here.
+	c := l.conn
+	c.Owner().AfterFunc(l.cfg.HandshakeTimeout, func() {
+		_ = c.Post(func() {
 			if l.phase == phaseHandshake || l.phase == phaseWaitHello {
 				l.fail(errHandshakeTimeout)
 			}
@@ -114,8 +116,9 @@ func (l *link) sendHS(msg []byte) {
 // on: datagrams get lost.
 func (l *link) armHSResend(d time.Duration) {
 	sent := l.lastHS
-	l.conn.Owner().AfterFunc(d, func() {
-		_ = l.conn.Post(func() {
+	c := l.conn // see start
+	c.Owner().AfterFunc(d, func() {
+		_ = c.Post(func() {
 			if l.phase >= phaseAttached || &l.lastHS[0] != &sent[0] {
 				return
 			}
@@ -129,7 +132,9 @@ func (l *link) armHSResend(d time.Duration) {
 
 // OnData implements transport.Handler.
 func (l *link) OnData(c transport.Conn, b []byte) {
-	l.conn = c
+	if l.conn == nil { // a dialed link learns its conn with its first event
+		l.conn = c
+	}
 	if l.phase == phaseClosed {
 		return
 	}
@@ -356,7 +361,9 @@ func (l *link) write(b []byte) error {
 
 // OnClose implements transport.Handler.
 func (l *link) OnClose(c transport.Conn, err error) {
-	l.conn = c
+	if l.conn == nil { // a dialed link learns its conn with its first event
+		l.conn = c
+	}
 	if l.phase == phaseClosed {
 		return
 	}
