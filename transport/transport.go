@@ -8,6 +8,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/identity"
 )
 
 // Kind says what a connection carries.
@@ -169,4 +170,23 @@ type Handler interface {
 type WritableHandler interface {
 	Handler
 	OnWritable(c Conn)
+}
+
+// Authenticated is implemented by a Conn whose transport has already
+// authenticated the peer's identity key and encrypts and integrity-protects
+// every byte (quic's TLS 1.3 with a certificate bound to the node key, a
+// libp2p stream over its secured connection). An endpoint over such a
+// connection skips its own Noise handshake: it checks RemotePeer against
+// the peer it expects and frames its records in plaintext, since the
+// transport already seals them.
+//
+// A transport must only return Authenticated connections whose RemotePeer
+// was proven by a signature from that peer's key during the connection's
+// own handshake.
+type Authenticated interface {
+	Conn
+	// LocalPeer is the peer ID this side proved to the remote.
+	LocalPeer() identity.PeerID
+	// RemotePeer is the peer ID the remote proved to this side.
+	RemotePeer() identity.PeerID
 }
