@@ -57,7 +57,7 @@ type Endpoint struct {
 
 // counters are the endpoint's statistics, readable from any goroutine.
 type counters struct {
-	msgsSent, msgsRecv, bytesSent, bytesRecv atomic.Uint64
+	msgsRecv, bytesSent, bytesRecv atomic.Uint64
 	recordsSent, recordsRecv                 atomic.Uint64
 	retransmits, resumes, badRecords         atomic.Uint64
 	rttNanos                                 atomic.Int64
@@ -298,10 +298,11 @@ func (ep *Endpoint) CloseWait(ctx context.Context) error {
 func (ep *Endpoint) Stats() Stats {
 	ep.log.mu.Lock()
 	queued := int(ep.log.used())
+	sent := ep.log.acknowledged()
 	ep.log.mu.Unlock()
 	s := &ep.stats
 	return Stats{
-		MsgsSent: s.msgsSent.Load(), MsgsRecv: s.msgsRecv.Load(),
+		MsgsSent: sent, MsgsRecv: s.msgsRecv.Load(),
 		BytesSent: s.bytesSent.Load(), BytesRecv: s.bytesRecv.Load(),
 		RecordsSent: s.recordsSent.Load(), RecordsRecv: s.recordsRecv.Load(),
 		Retransmits: s.retransmits.Load(), Resumes: s.resumes.Load(), BadRecords: s.badRecords.Load(),

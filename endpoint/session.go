@@ -189,16 +189,15 @@ func (s *session) release(acked uint64) {
 	s.acked = acked
 	l := &s.ep.log
 	l.mu.Lock()
-	n := l.release(acked)
+	l.release(acked)
 	var wake chan struct{}
-	if n > 0 && s.ep.waiters != nil {
+	if s.ep.waiters != nil { // used() went down
 		wake, s.ep.waiters = s.ep.waiters, nil
 	}
 	l.mu.Unlock()
 	if wake != nil {
 		close(wake)
 	}
-	s.ep.stats.msgsSent.Add(n)
 	if s.closing {
 		s.maybeFinishClose()
 	}
@@ -230,6 +229,9 @@ func (s *session) flush() {
 			break // the congestion window is full
 		}
 		s.emit(f)
+		if s.link == nil {
+			return // the write failed and the link is gone
+		}
 		if len(s.out) >= 256<<10 {
 			if !s.writeOut() {
 				return

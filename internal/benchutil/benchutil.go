@@ -42,6 +42,15 @@ func RoundTrips(b *testing.B, rt func()) {
 		lat[i] = time.Since(t0)
 	}
 	b.StopTimer()
+	ReportLatencies(b, lat)
+}
+
+// ReportLatencies reports the p50 and p99 of lat in microseconds. It sorts
+// lat.
+func ReportLatencies(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")

@@ -76,6 +76,15 @@ func (r *Reassembler) Feed(b []byte, deliver func(msg []byte) error) error {
 	}
 	for len(b) > 0 || r.inBody && r.need == uint64(len(r.buf)) {
 		var err error
+		if !r.inBody && r.nvar == 0 {
+			if b, err = r.whole(b, deliver); err != nil {
+				r.err = err
+				return err
+			}
+			if len(b) == 0 {
+				break
+			}
+		}
 		if !r.inBody {
 			b, err = r.prefix(b)
 		} else {
@@ -88,6 +97,30 @@ func (r *Reassembler) Feed(b []byte, deliver func(msg []byte) error) error {
 		}
 	}
 	return nil
+}
+
+// whole delivers the messages that lie entirely in b, between message
+// boundaries: the common case, in one tight loop. It returns the rest of b,
+// which starts with an incomplete message.
+func (r *Reassembler) whole(b []byte, deliver func([]byte) error) ([]byte, error) {
+	for len(b) > 0 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > uint64(len(b)-n) {
+			return b, nil // incomplete or bad prefix: the slow path decides
+		}
+		if v > r.maxBytes {
+			return nil, tooLarge("message of %d bytes exceeds MaxMessageBytes %d", v, r.maxBytes)
+		}
+		end := n + int(v)
+		msg := b[n:end:end]
+		b = b[end:]
+		r.delivered += uint64(end)
+		r.messages++
+		if err := deliver(msg); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // prefix consumes length-prefix bytes of the next message.

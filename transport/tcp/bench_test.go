@@ -339,3 +339,38 @@ func BenchmarkPingPong64B(b *testing.B) {
 		<-got
 	})
 }
+
+// pingHandler answers every echo with the next ping from the worker,
+// timing each round trip, until it has want of them.
+type pingHandler struct {
+	msg  []byte
+	t0   time.Time
+	lat  []time.Duration
+	want int
+	done chan struct{}
+}
+
+func (h *pingHandler) OnData(c transport.Conn, _ []byte) {
+	h.lat = append(h.lat, time.Since(h.t0))
+	if len(h.lat) == h.want {
+		close(h.done)
+		return
+	}
+	h.t0 = time.Now()
+	_ = c.Write(h.msg)
+}
+func (h *pingHandler) OnClose(transport.Conn, error) {}
+
+// BenchmarkPingPong64BHandlers is BenchmarkPingPong64B without goroutines:
+// both ends answer from their handlers, so a round trip is two event-loop
+// wake-ups and four system calls.
+func BenchmarkPingPong64BHandlers(b *testing.B) {
+	h := &pingHandler{msg: make([]byte, 64), want: b.N + 100, done: make(chan struct{})}
+	p := newPair(b, h, echoHandler{})
+	defer p.close()
+	b.ResetTimer()
+	_ = p.send.Post(func() { h.t0 = time.Now(); _ = p.send.Write(h.msg) })
+	<-h.done
+	b.StopTimer()
+	benchutil.ReportLatencies(b, h.lat[100:])
+}
