@@ -57,10 +57,10 @@ type Endpoint struct {
 
 // counters are the endpoint's statistics, readable from any goroutine.
 type counters struct {
-	msgsRecv, bytesSent, bytesRecv atomic.Uint64
-	recordsSent, recordsRecv                 atomic.Uint64
-	retransmits, resumes, badRecords         atomic.Uint64
-	rttNanos                                 atomic.Int64
+	msgsRecv, bytesSent, bytesRecv   atomic.Uint64
+	recordsSent, recordsRecv         atomic.Uint64
+	retransmits, resumes, badRecords atomic.Uint64
+	rttNanos                         atomic.Int64
 }
 
 // Stats is a snapshot of an endpoint's counters.
