@@ -2,7 +2,10 @@ package endpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -22,16 +25,66 @@ const codeUnknownSession = 1
 // Dial blocks until the endpoint is up or ctx ends; do not call it from a
 // worker. Later reconnections happen in the background.
 func Dial(ctx context.Context, d *driver.Driver, tr transport.Transport, addr ma.Multiaddr, cfg Config) (*Endpoint, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	taddr, expect, _, err := identity.SplitPeer(addr)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: dial: %w", err)
 	}
+	return dial(ctx, d, []route{{tr, taddr}}, expect, cfg)
+}
+
+// DialContact opens an endpoint to the peer c names, which must prove that
+// identity, over whichever of trs handles each of its addresses. It tries
+// c.Addrs in order, happy-eyeballs style: when an attempt has not
+// connected within DialStagger the next one starts beside it, the first
+// transport connection up carries the handshake and the others are closed.
+// Every reconnection starts over from the first address, so an endpoint
+// whose connection died resumes over whichever transport answers now (a
+// TCP session may carry on over QUIC), exactly once and in order.
+// Addresses no transport in trs handles are skipped; if none is left,
+// DialContact fails with transport.ErrUnsupportedAddr.
+func DialContact(ctx context.Context, d *driver.Driver, trs []transport.Transport, c identity.Contact, cfg Config) (*Endpoint, error) {
+	if c.ID.IsZero() {
+		return nil, fmt.Errorf("endpoint: dial contact: the contact has no peer ID")
+	}
+	var routes []route
+	for _, a := range c.Addrs {
+		taddr, id, _, err := identity.SplitPeer(a)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint: dial contact: %w", err)
+		}
+		if !id.IsZero() && id != c.ID {
+			return nil, fmt.Errorf("endpoint: dial contact: address %s names peer %s, the contact is %s", a, id, c.ID)
+		}
+		for _, tr := range trs {
+			if tr.Handles(taddr) {
+				routes = append(routes, route{tr, taddr})
+				break
+			}
+		}
+	}
+	if len(routes) == 0 {
+		return nil, fmt.Errorf("endpoint: dial contact %s: none of its %d addresses has a transport here: %w", c.ID, len(c.Addrs), transport.ErrUnsupportedAddr)
+	}
+	return dial(ctx, d, routes, c.ID, cfg)
+}
+
+// DialStagger is how long DialContact waits for one address to connect
+// before it also tries the next.
+const DialStagger = 250 * time.Millisecond
+
+// route is one way to reach the peer: an address and a transport for it.
+type route struct {
+	tr   transport.Transport
+	addr ma.Multiaddr
+}
+
+func dial(ctx context.Context, d *driver.Driver, routes []route, expect identity.PeerID, cfg Config) (*Endpoint, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	w := d.Pick()
-	ep := newEndpoint(d, tr, w, cfg)
-	ep.dialer, ep.addr, ep.expect, ep.session = true, taddr, expect, newSessionID()
+	ep := newEndpoint(d, w, cfg)
+	ep.dialer, ep.routes, ep.expect, ep.session = true, routes, expect, newSessionID()
 	ep.firstUp = make(chan error, 1)
 	w.Track(ep)
 	up := ep.firstUp
@@ -48,7 +101,7 @@ func Dial(ctx context.Context, d *driver.Driver, tr transport.Transport, addr ma
 		return ep, nil
 	case <-ctx.Done():
 		ep.abort(ctx.Err())
-		return nil, fmt.Errorf("endpoint: dial %s: %w", addr, ctx.Err())
+		return nil, fmt.Errorf("endpoint: dial %s: %w", routes[0].addr, ctx.Err())
 	}
 }
 
@@ -61,8 +114,52 @@ func (ep *Endpoint) abort(err error) {
 }
 
 // dialOnce dials one connection and starts its handshake; the link reports
-// back through adoptDialed. It blocks for the transport dial only.
+// back through adoptDialed. It blocks for the transport dial only. With
+// several routes it races them, staggered by DialStagger.
 func (ep *Endpoint) dialOnce(ctx context.Context) error {
+	if len(ep.routes) == 1 {
+		return ep.dialRoute(ctx, ep.routes[0], nil)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var won atomic.Bool
+	results := make(chan error, len(ep.routes))
+	next, running := 0, 0
+	start := func() {
+		r := ep.routes[next]
+		next++
+		running++
+		go func() { results <- ep.dialRoute(ctx, r, &won) }()
+	}
+	start()
+	stagger := time.NewTimer(DialStagger)
+	defer stagger.Stop()
+	var errs []error
+	for running > 0 {
+		select {
+		case err := <-results:
+			running--
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, err)
+		case <-stagger.C:
+		}
+		if next < len(ep.routes) {
+			start()
+			stagger.Reset(DialStagger)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// errLostRace: another route connected first.
+var errLostRace = errors.New("endpoint: another address connected first")
+
+// dialRoute dials r. With won set, only the first route to connect starts
+// a handshake: a later one closes its connection and fails with
+// errLostRace.
+func (ep *Endpoint) dialRoute(ctx context.Context, r route, won *atomic.Bool) error {
 	hs, err := handshake.NewInitiator(ep.cfg.handshakeConfig(ep.expect))
 	if err != nil {
 		return fmt.Errorf("endpoint: %w", err)
@@ -70,9 +167,16 @@ func (ep *Endpoint) dialOnce(ctx context.Context) error {
 	l := newLink(&ep.cfg, nil, true)
 	l.ep = ep
 	l.onUp = func(l *link) { _ = ep.mb.Post(func() { ep.adoptDialed(l) }) }
-	c, err := ep.tr.Dial(ctx, ep.addr, ep.Owner(), l)
+	c, err := r.tr.Dial(ctx, r.addr, ep.Owner(), l)
 	if err != nil {
 		return fmt.Errorf("endpoint: dial: %w", err)
+	}
+	if won != nil && !won.CompareAndSwap(false, true) {
+		_ = c.Post(func() {
+			l.conn = c
+			l.close() // silently: the winner reports
+		})
+		return errLostRace
 	}
 	return c.Post(func() {
 		l.conn = c

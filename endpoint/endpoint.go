@@ -8,12 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	ma "github.com/multiformats/go-multiaddr"
-
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/identity"
 	"github.com/weftnet/weft/internal/record"
-	"github.com/weftnet/weft/transport"
 )
 
 // Endpoint is a secure, reliable, ordered message channel to one peer. It
@@ -27,13 +24,12 @@ import (
 type Endpoint struct {
 	cfg     Config
 	d       *driver.Driver
-	tr      transport.Transport
 	mb      *driver.Mailbox
 	owner   atomic.Pointer[driver.Worker]
 	peer    identity.PeerID
 	session [16]byte
 	dialer  bool
-	addr    ma.Multiaddr    // dialer: where to redial
+	routes  []route         // dialer: where to redial, in order
 	expect  identity.PeerID // dialer: the peer it must reach (zero: any, until the first)
 	firstUp chan error      // dialer: the first connection's outcome, for Dial
 	ln      *Listener       // responder: whose session table holds us
@@ -75,8 +71,8 @@ type Stats struct {
 	QueuedBytes              int           // queued plus unacknowledged bytes
 }
 
-func newEndpoint(d *driver.Driver, tr transport.Transport, w *driver.Worker, cfg Config) *Endpoint {
-	ep := &Endpoint{cfg: cfg, d: d, tr: tr, mb: driver.NewMailbox(w), closed: make(chan struct{})}
+func newEndpoint(d *driver.Driver, w *driver.Worker, cfg Config) *Endpoint {
+	ep := &Endpoint{cfg: cfg, d: d, mb: driver.NewMailbox(w), closed: make(chan struct{})}
 	ep.owner.Store(w)
 	ep.flushTask = ep.runFlush
 	ep.maxSend.Store(int64(cfg.MaxMessageBytes))

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -23,9 +24,7 @@ const acceptBacklog = 128
 // their dialers reconnect, so keep it open while they live.
 type Listener struct {
 	d        *driver.Driver
-	tr       transport.Transport
 	cfg      Config
-	tln      transport.Listener
 	onAccept func(*Endpoint)
 	backlog  chan *Endpoint
 
@@ -33,6 +32,7 @@ type Listener struct {
 	sessions map[sessionKey]*Endpoint
 	ended    map[sessionKey]time.Time // sessions that ended, until when they stay refused
 	closed   bool
+	tlns     []transport.Listener
 
 	badLinks atomic.Uint64 // handshakes or first records that failed
 	refused  atomic.Uint64 // sessions refused: backlog full, unknown resume
@@ -50,20 +50,47 @@ func Listen(d *driver.Driver, tr transport.Transport, addr ma.Multiaddr, cfg Con
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ln := &Listener{d: d, tr: tr, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint), ended: make(map[sessionKey]time.Time)}
+	ln := &Listener{d: d, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint), ended: make(map[sessionKey]time.Time)}
 	if onAccept == nil {
 		ln.backlog = make(chan *Endpoint, acceptBacklog)
 	}
-	tln, err := tr.Listen(addr, d, ln.acceptConn)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint: listen: %w", err)
+	if err := ln.Listen(tr, addr); err != nil {
+		return nil, err
 	}
-	ln.tln = tln
 	return ln, nil
 }
 
-// Addr returns the listening address.
-func (ln *Listener) Addr() ma.Multiaddr { return ln.tln.Addr() }
+// Listen makes ln accept at addr over tr too, into the same sessions: a
+// dialer (DialContact) may start a session over one transport and resume
+// it over another.
+func (ln *Listener) Listen(tr transport.Transport, addr ma.Multiaddr) error {
+	tln, err := tr.Listen(addr, ln.d, ln.acceptConn)
+	if err != nil {
+		return fmt.Errorf("endpoint: listen: %w", err)
+	}
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if ln.closed {
+		_ = tln.Close()
+		return fmt.Errorf("endpoint: listen: %w", ErrClosed)
+	}
+	ln.tlns = append(ln.tlns, tln)
+	return nil
+}
+
+// Addr returns the first listening address.
+func (ln *Listener) Addr() ma.Multiaddr { return ln.Addrs()[0] }
+
+// Addrs returns every listening address, in the order they were added.
+func (ln *Listener) Addrs() []ma.Multiaddr {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	addrs := make([]ma.Multiaddr, len(ln.tlns))
+	for i, t := range ln.tlns {
+		addrs[i] = t.Addr()
+	}
+	return addrs
+}
 
 // Accept waits for the next new endpoint (when Listen had no onAccept).
 func (ln *Listener) Accept(ctx context.Context) (*Endpoint, error) {
@@ -90,8 +117,13 @@ func (ln *Listener) Close() error {
 		return nil
 	}
 	ln.closed = true
+	tlns := ln.tlns
 	ln.mu.Unlock()
-	err := ln.tln.Close()
+	var errs []error
+	for _, t := range tlns {
+		errs = append(errs, t.Close())
+	}
+	err := errors.Join(errs...)
 	if ln.backlog != nil {
 		close(ln.backlog)
 	}
@@ -126,7 +158,7 @@ func (ln *Listener) adopt(l *link, h record.Hello) {
 	// what it resends would be delivered twice.
 	_, ended := ln.ended[key]
 	if !known && !closed && h.RecvOffset == 0 && !ended {
-		ep = newEndpoint(ln.d, ln.tr, l.conn.Owner(), ln.cfg)
+		ep = newEndpoint(ln.d, l.conn.Owner(), ln.cfg)
 		ep.peer, ep.session, ep.ln = l.res.Peer, h.SessionID, ln
 		ln.sessions[key] = ep
 	}
