@@ -359,6 +359,14 @@ func (l *link) write(b []byte) error {
 	return l.conn.Write(b)
 }
 
+// writev writes datagrams, one per buffer.
+func (l *link) writev(bufs [][]byte) error {
+	if l.phase == phaseClosed {
+		return fmt.Errorf("endpoint: link closed: %w", transport.ErrClosed)
+	}
+	return l.conn.Writev(bufs)
+}
+
 // OnClose implements transport.Handler.
 func (l *link) OnClose(c transport.Conn, err error) {
 	if l.conn == nil { // a dialed link learns its conn with its first event

@@ -62,7 +62,11 @@ type session struct {
 	frame record.Frame // scratch, reused per record
 	pt    []byte       // scratch plaintext
 	out   []byte       // records batched for one Write
-	zbuf  []byte       // compression scratch
+	// Datagram links: where each datagram in out ends, and the views of
+	// out handed to Writev.
+	pktEnds []int
+	pkts    [][]byte
+	zbuf    []byte // compression scratch
 }
 
 func (s *session) init(ep *Endpoint) {
@@ -328,7 +332,7 @@ func (s *session) emit(f *record.Frame) {
 		if len(f.Data) > 0 || f.HasPing || f.HasHello || f.HasClose {
 			s.onSent(pn, f.DataOffset, uint64(len(f.Data)), len(out)-start)
 		}
-		s.writeOut() // one datagram per write
+		s.pktEnds = append(s.pktEnds, len(out)) // one datagram per record
 	}
 }
 
@@ -336,11 +340,24 @@ func (s *session) emit(f *record.Frame) {
 // the link failed.
 func (s *session) writeOut() bool {
 	if len(s.out) == 0 || s.link == nil {
-		s.out = s.out[:0]
+		s.out, s.pktEnds = s.out[:0], s.pktEnds[:0]
 		return s.link != nil
 	}
 	n := len(s.out)
-	err := s.link.write(s.out)
+	var err error
+	if len(s.pktEnds) > 0 {
+		// Datagrams: one Writev, so the transport can batch system calls.
+		start := 0
+		for _, end := range s.pktEnds {
+			s.pkts = append(s.pkts, s.out[start:end])
+			start = end
+		}
+		err = s.link.writev(s.pkts)
+		clear(s.pkts)
+		s.pkts, s.pktEnds = s.pkts[:0], s.pktEnds[:0]
+	} else {
+		err = s.link.write(s.out)
+	}
 	s.out = s.out[:0]
 	if err != nil {
 		s.link.fail(err)
