@@ -120,8 +120,17 @@ func b2i(b bool) int {
 	return 0
 }
 
-// mss is the largest datagram the session sends.
-func (s *session) mss() int { return s.ep.cfg.DatagramPayloadBytes }
+// mss is the largest datagram the session sends: DatagramPayloadBytes, or
+// less if the connection takes no more.
+func (s *session) mss() int {
+	n := s.ep.cfg.DatagramPayloadBytes
+	if s.link != nil && s.link.conn != nil {
+		if m := s.link.conn.MaxDatagram(); m > 0 && m < n {
+			n = m
+		}
+	}
+	return n
+}
 
 // addPNAck puts a PNACK into f if packets await acknowledgement.
 func (s *session) addPNAck(f *record.Frame) {
@@ -191,23 +200,17 @@ func (s *session) onPNAck(a *record.PNAck) {
 	largest := ranges[0].Largest
 	now := time.Now()
 	newlyAcked := false
-	for i := range g.sentQ {
-		p := &g.sentQ[i]
-		if p.done || !inRanges(p.pn, ranges) {
-			continue
-		}
-		p.done = true
-		g.inflight -= p.size
-		newlyAcked = true
-		if p.pn == largest {
-			delay := time.Duration(a.AckDelayMicros) * time.Microsecond
-			s.datagramRTT(now.Sub(p.at), delay)
-		}
-		g.roundAcked++
-		if g.cwnd < g.ssthresh {
-			g.cwnd += p.size
-		} else {
-			g.cwnd += s.mss() * p.size / g.cwnd
+	// sentQ is in packet-number order: visit only the packets inside each
+	// range, so an acknowledgement costs what it acknowledges, not the
+	// whole window.
+	q := g.sentQ
+	for _, r := range ranges {
+		i := sort.Search(len(q), func(i int) bool { return q[i].pn >= r.Smallest })
+		for ; i < len(q) && q[i].pn <= r.Largest; i++ {
+			if p := &q[i]; !p.done {
+				s.acked1(p, largest, now, a.AckDelayMicros)
+				newlyAcked = true
+			}
 		}
 	}
 	if !g.anyAcked || largest > g.largestAcked {
@@ -224,6 +227,23 @@ func (s *session) onPNAck(a *record.PNAck) {
 	s.endRound()
 	s.trimSent()
 	s.armPTO()
+}
+
+// acked1 counts packet p acknowledged: RTT sample if it is the largest
+// acknowledged, and window growth.
+func (s *session) acked1(p *sentPacket, largest uint64, now time.Time, ackDelayMicros uint64) {
+	g := &s.dg
+	p.done = true
+	g.inflight -= p.size
+	if p.pn == largest {
+		s.datagramRTT(now.Sub(p.at), time.Duration(ackDelayMicros)*time.Microsecond)
+	}
+	g.roundAcked++
+	if g.cwnd < g.ssthresh {
+		g.cwnd += p.size
+	} else {
+		g.cwnd += s.mss() * p.size / g.cwnd
+	}
 }
 
 // endRound adjusts the window once per round trip, by the round's loss
@@ -286,14 +306,20 @@ func (s *session) detectLoss(now time.Time) {
 	}
 	rtt := max(s.srtt, initialRTT/4)
 	lossDelay := rtt * 9 / 8
+	// Packets were sent in packet-number order, so once one is neither
+	// old enough nor far enough behind, no later one is.
 	for i := range g.sentQ {
 		p := &g.sentQ[i]
-		if p.done || p.pn > g.largestAcked {
+		if p.pn > g.largestAcked {
+			break
+		}
+		if p.done {
 			continue
 		}
-		if g.largestAcked-p.pn >= reorderPackets || now.Sub(p.at) > lossDelay {
-			s.lose(p)
+		if g.largestAcked-p.pn < reorderPackets && now.Sub(p.at) <= lossDelay {
+			break
 		}
+		s.lose(p)
 	}
 }
 

@@ -86,7 +86,7 @@ func (s *session) conn() transport.Conn {
 // maxPlain is the largest record plaintext on the current link.
 func (s *session) maxPlain() int {
 	if s.link != nil && s.link.datagram {
-		return s.ep.cfg.DatagramPayloadBytes - record.DatagramHeaderLen - record.TagLen
+		return s.mss() - record.DatagramHeaderLen - record.TagLen
 	}
 	return record.MaxPlaintext
 }
@@ -415,13 +415,27 @@ func (s *session) onRecord(f *record.Frame) error {
 
 func (s *session) onAck(a *record.Ack) error {
 	if a.Offset > s.sent {
-		return fmt.Errorf("%w: ACK of %d bytes, only %d sent", ErrProtocol, a.Offset, s.sent)
+		// On a datagram link the peer's out-of-order buffer outlives a
+		// resume: filling its gap may acknowledge bytes sent on the old
+		// link, past where this one restarted. Never past what we have.
+		if !s.link.datagram || a.Offset > s.logEnd() {
+			return fmt.Errorf("%w: ACK of %d bytes, only %d sent", ErrProtocol, a.Offset, s.sent)
+		}
+		s.sent = a.Offset
 	}
 	s.release(a.Offset)
 	if end := a.Offset + a.Window; end > s.peerWindow {
 		s.peerWindow = end
 	}
 	return nil
+}
+
+// logEnd returns the end of the send log.
+func (s *session) logEnd() uint64 {
+	l := &s.ep.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.end
 }
 
 // onData takes bytes of the peer's log in order (stream links deliver
