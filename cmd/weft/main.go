@@ -28,6 +28,7 @@ type command struct {
 // commands lists weft's subcommands in the order usage shows them. To add a
 // command, write its run function in its own file and add one line here.
 var commands = []command{
+	{"bench", "measure weft beside raw TCP, gnet, quic-go and go-libp2p; print a table, JSON, benchstat lines or a plot", runBench},
 	{"demo", "run a local tour: secure endpoints over TCP surviving kills and moves, a lossy link", runDemo},
 	{"keygen", "generate a node key file and print its peer ID", runKeygen},
 	{"version", "print the weft version, Go version and platform", runVersion},
