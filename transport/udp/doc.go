@@ -1,0 +1,92 @@
+// Package udp is weft's UDP transport, built on gnet v2: every connection
+// is a connected UDP socket polled by a driver worker's event loop, with
+// no goroutine per connection. Connections are transport.Datagram: each
+// Write is one packet, packets may be lost, duplicated or reordered, and
+// the endpoint above makes them reliable.
+//
+// The loop a caller writes:
+//
+//	tr, _ := udp.New(udp.Config{})
+//	ln, _ := tr.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"), d, accept)
+//	c, _ := tr.Dial(ctx, ln.Addr(), d.Pick(), handler)
+//	c.Post(func() { c.Write(packet) }) // Write runs on c's worker
+//
+// Addresses are /ip4|ip6/<ip>/udp/<port>, optionally ending in
+// /p2p/<peer-id> (ignored here).
+//
+// # Listening
+//
+// A listener is one UDP socket bound with SO_REUSEPORT, read by one
+// goroutine. When a datagram from a new remote address is a valid
+// INITIAL (below), the listener makes that address a connection: a new
+// socket bound to the same address and port and connected to the remote,
+// enrolled on a worker of the driver (Driver.Pick), where the AcceptFunc
+// runs and then gets the datagram. From then on Linux delivers that
+// remote's datagrams to the connected socket, on its worker's loop:
+// nothing is handed between workers. The few that reached the listening
+// socket first are handed to the connection through its mailbox
+// (Config.MaxQueued of them at most).
+//
+// Between its bind and its connect the new socket may get datagrams of
+// other addresses: since Linux 6.13 it gets all of those that have no
+// connected socket, whatever the listener's SO_REUSEPORT program says
+// (accept.go tells why). So once connected it gets a socket filter that
+// drops every datagram not from its remote, and its queue is swept: the
+// remote's datagrams go to the connection, the others are routed by the
+// listener as if its own socket had read them. So no datagram of one
+// address reaches another's connection, unless the kernel chose the new
+// socket for it before the connect and then stalled, between the filter
+// and the queue of its receive path, until the sweep had ended.
+//
+// A move (driver.Move) takes the socket off one loop and enrolls a
+// duplicate of its descriptor on the other; datagrams wait in the kernel
+// meanwhile and nothing is buffered in user space, so nothing is lost.
+// Listener.Close closes the listening socket only: accepted connections
+// keep theirs.
+//
+// # The header, and what it protects against
+//
+// Every datagram carries a one-byte header (internal/udpwire), so
+// MaxDatagram (Config.MaxDatagramBytes, default 1200) is the payload:
+//
+//   - A dialer sends INITIAL datagrams, padded to at least 1200 bytes, until
+//     it hears back from the listener. A datagram from an unknown address
+//     that is not a valid INITIAL is dropped and counted
+//     (Stats.DroppedUnknown) and makes no state.
+//   - No amplification: until a remote address is validated, a listener's
+//     connection sends it no more bytes than it received from it; what
+//     would go beyond is dropped and counted (Stats.DroppedAmplification).
+//     Since the first datagram is padded, the first reply is never larger
+//     than it, whatever the protocol above sends.
+//   - Validation: the listener's connection sends a CHALLENGE carrying a
+//     token, HMAC(listener secret, remote address); the dialer echoes it in
+//     a RESPONSE. A spoofed source address never sees the token.
+//   - Reset: a datagram from an address the listener has no connection for
+//     (it was closed, here or by idleness above) draws a RESET carrying the
+//     same token, which the listener can recompute without state; the
+//     dialer's connection closes with an error wrapping transport.ErrReset.
+//     RESETs are rate-limited (Config.ResetsPerSecond) and never larger
+//     than the datagram that drew them.
+//
+// Close sends nothing: the peer learns of it when it sends next (a RESET
+// from a listener, an ICMP port-unreachable from a dialer's closed socket,
+// which closes the listener's connection with ErrReset). The endpoint's
+// own CLOSE is the orderly goodbye.
+//
+// # Bounds
+//
+// A listener keeps at most Config.MaxConns connections; INITIALs beyond
+// them are dropped and counted. Nothing is buffered for sending: a
+// datagram the OS does not take at once is dropped and counted, so
+// Buffered is always 0.
+//
+// # Counters and faults
+//
+// Transport.Stats counts datagrams sent and received and every kind of
+// drop. Config.Faults injects loss, duplication and reordering into what
+// the connections send, for tests (loopback loses nothing).
+//
+// ICMP errors are not reported at Dial: a dial to a port where nothing
+// listens succeeds, and the connection closes with ErrReset once an ICMP
+// port-unreachable comes back for a datagram it sent.
+package udp
