@@ -9,6 +9,7 @@ import (
 	"github.com/weftnet/weft/transport"
 	"github.com/weftnet/weft/transport/mem"
 	"github.com/weftnet/weft/transport/tcp"
+	"github.com/weftnet/weft/transport/udp"
 )
 
 // TransportSpec is one weft transport the benchmark can run over. Adding a
@@ -83,5 +84,23 @@ func init() {
 		},
 		ListenAddr: "/memory/0",
 		InProcess:  true,
+	})
+	RegisterTransport(TransportSpec{
+		Name: "udp",
+		New: func(identity.PrivateKey) (transport.Transport, func() error, error) {
+			tr, err := udp.New(udp.Config{})
+			return tr, nil, err
+		},
+		ListenAddr: "/ip4/127.0.0.1/udp/0",
+	})
+	// udp-loss2 is udp losing 2 % of the datagrams each side sends (the
+	// transport's fault injection), for the endpoint's loss recovery.
+	RegisterTransport(TransportSpec{
+		Name: "udp-loss2",
+		New: func(identity.PrivateKey) (transport.Transport, func() error, error) {
+			tr, err := udp.New(udp.Config{Faults: udp.Faults{Loss: 0.02, Seed: 1}})
+			return tr, nil, err
+		},
+		ListenAddr: "/ip4/127.0.0.1/udp/0",
 	})
 }
