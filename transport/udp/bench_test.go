@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,22 +125,24 @@ func benchDatagrams(b *testing.B, size int, vec bool) {
 // of secure endpoints over udp (default 1200-byte datagrams), with the
 // transport losing no datagram or 2% of those it sends (both ways).
 func BenchmarkEndpoint64B(b *testing.B) {
-	for _, loss := range []float64{0, 0.02} {
-		name := map[float64]string{0: "loss0%", 0.02: "loss2%"}[loss]
-		b.Run(name, func(b *testing.B) { benchEndpoint(b, udp.Faults{Loss: loss, Seed: 1}) })
+	for _, dgram := range []int{1200, 8192} {
+		for _, loss := range []float64{0, 0.02} {
+			name := fmt.Sprintf("dgram%d/loss%g%%", dgram, loss*100)
+			b.Run(name, func(b *testing.B) { benchEndpoint(b, udp.Faults{Loss: loss, Seed: 1}, dgram) })
+		}
 	}
 }
 
-func benchEndpoint(b *testing.B, faults udp.Faults) {
+func benchEndpoint(b *testing.B, faults udp.Faults, dgram int) {
 	d, err := driver.New(driver.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
 	defer d.Close(ctx)
-	tr, _ := udp.New(udp.Config{Faults: faults})
+	tr, _ := udp.New(udp.Config{Faults: faults, MaxDatagramBytes: dgram})
 	got, done := 0, make(chan struct{})
-	srvCfg := endpoint.Config{Identity: benchKey(b, 1), Handler: func(*endpoint.Endpoint, []byte) {
+	srvCfg := endpoint.Config{Identity: benchKey(b, 1), DatagramPayloadBytes: dgram, Handler: func(*endpoint.Endpoint, []byte) {
 		if got++; got == b.N {
 			close(done)
 		}
@@ -149,7 +152,7 @@ func benchEndpoint(b *testing.B, faults udp.Faults) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	cli, err := endpoint.Dial(ctx, d, tr, ln.Addr(), endpoint.Config{Identity: benchKey(b, 2)})
+	cli, err := endpoint.Dial(ctx, d, tr, ln.Addr(), endpoint.Config{Identity: benchKey(b, 2), DatagramPayloadBytes: dgram})
 	if err != nil {
 		b.Fatal(err)
 	}
