@@ -46,7 +46,7 @@ type link struct {
 	phase     phase
 	onUp      func(*link) // called (on the conn's worker) when parked
 
-	hs       *handshake.State
+	hs       handshaker
 	res      *handshake.Result
 	hsBuf    []byte // stream: partial handshake frame
 	lastHS   []byte // datagram: last handshake packet, for resends
@@ -70,10 +70,10 @@ func newLink(cfg *Config, c transport.Conn, initiator bool) *link {
 	return &link{cfg: cfg, conn: c, datagram: c != nil && c.Kind() == transport.Datagram, initiator: initiator}
 }
 
-// start begins the handshake (on the conn's worker). The initiator sends
-// the first message.
+// start begins the handshake (on the conn's worker): Noise, or the
+// authenticated exchange if the conn is transport.Authenticated (see
+// handshakeFor). The initiator sends the first message.
 func (l *link) start(hs *handshake.State) {
-	l.hs = hs
 	// Worker timers run on the worker that armed them, which the conn may
 	// have left: the callbacks only Post to the conn, captured here.
 	c := l.conn
@@ -84,10 +84,15 @@ func (l *link) start(hs *handshake.State) {
 			}
 		})
 	})
+	var err error
+	if l.hs, err = handshakeFor(c, hs); err != nil {
+		l.fail(err)
+		return
+	}
 	if !l.initiator {
 		return
 	}
-	msg, err := hs.Start()
+	msg, err := l.hs.Start()
 	if err != nil {
 		l.fail(err)
 		return

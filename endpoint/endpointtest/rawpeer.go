@@ -27,6 +27,12 @@ import (
 //     (type record.TypeData). Packets get lost, so the raw peer
 //     retransmits like an endpoint would.
 //
+// Over a transport.Authenticated connection (quic) the endpoint runs the
+// two-message authenticated exchange instead of Noise, framed the same
+// way, and its records use the plaintext framing (the transport seals
+// them); the raw peer follows, as the endpoint decides, by the
+// connection's type.
+//
 // The first record after the handshake is the dialer's HELLO.
 
 // resendEvery is the raw peer's retransmission interval on datagrams.
@@ -205,9 +211,11 @@ type rawSession struct {
 	last    []byte // the record or packet that carried the last message
 }
 
-// handshake runs the initiator's side of the handshake with cfg.
+// handshake runs the initiator's side of the handshake with cfg: Noise,
+// or over a transport.Authenticated connection the authenticated exchange,
+// as the endpoint does (the endpoint package's handshakeFor).
 func (p *rawPeer) handshake(cfg handshake.Config) (*rawSession, error) {
-	hs, err := handshake.NewInitiator(cfg)
+	hs, err := p.initiator(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -229,15 +237,43 @@ func (p *rawPeer) handshake(cfg handshake.Config) (*rawSession, error) {
 		return nil, fmt.Errorf("msg2: %w", err)
 	}
 	s := &rawSession{p: p, res: res}
-	if p.datagram {
-		s.lastHS = append([]byte{record.TypeHandshake}, msg3...)
+	switch {
+	case p.datagram:
 		s.dseal, s.dopen = record.NewDatagramSealer(res.Send), record.NewDatagramOpener(res.Recv)
-		err = p.write(s.lastHS)
-	} else {
+		if msg3 != nil { // the authenticated exchange has no msg3
+			s.lastHS = append([]byte{record.TypeHandshake}, msg3...)
+			err = p.write(s.lastHS)
+		}
+	default:
 		s.sseal, s.sopen = record.NewStreamSealer(res.Send), record.NewStreamOpener(res.Recv)
-		err = p.write(frame16(msg3))
+		if msg3 != nil {
+			err = p.write(frame16(msg3))
+		}
 	}
 	return s, err
+}
+
+// initiator returns the handshake the endpoint's side expects on p's
+// connection, as the dialer's.
+func (p *rawPeer) initiator(cfg handshake.Config) (interface {
+	Start() ([]byte, error)
+	Step([]byte) ([]byte, *handshake.Result, error)
+}, error) {
+	hs, err := handshake.NewInitiator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := p.c.(transport.Authenticated); ok {
+		return hs.Authenticated(a.LocalPeer(), a.RemotePeer())
+	}
+	return hs, nil
+}
+
+// authenticated reports whether the raw connection's transport seals the
+// bytes itself, so that records travel in the plaintext framing.
+func (p *rawPeer) authenticated() bool {
+	_, ok := p.c.(transport.Authenticated)
+	return ok
 }
 
 // exchangeHS sends msg1 until a handshake packet comes back, and returns
@@ -303,7 +339,7 @@ func (s *rawSession) hello(maxMessageBytes int) error {
 		if err != nil || got {
 			return err
 		}
-		if s.p.datagram { // they may have missed msg3
+		if s.p.datagram && s.lastHS != nil { // they may have missed msg3
 			if err := s.p.write(s.lastHS); err != nil {
 				return err
 			}
@@ -340,7 +376,9 @@ func (s *rawSession) awaitHello(until time.Time) (bool, error) {
 				return false, ignoreTimeout(err)
 			}
 			if len(pkt) > 0 && pkt[0] == record.TypeHandshake {
-				_ = s.p.write(s.lastHS)
+				if s.lastHS != nil {
+					_ = s.p.write(s.lastHS)
+				}
 				continue
 			}
 			if _, pt, err := s.dopen.Open(nil, pkt); err == nil {
