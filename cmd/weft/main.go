@@ -29,7 +29,7 @@ type command struct {
 // command, write its run function in its own file and add one line here.
 var commands = []command{
 	{"bench", "measure weft beside raw TCP, gnet, quic-go and go-libp2p; print a table, JSON, benchstat lines or a plot", runBench},
-	{"demo", "run a local tour: secure endpoints over TCP surviving kills and moves, a lossy link", runDemo},
+	{"demo", "run a local tour: five hub members on loopback with a raft log that survives losing its leader", runDemo},
 	{"keygen", "generate a node key file and print its peer ID", runKeygen},
 	{"version", "print the weft version, Go version and platform", runVersion},
 }
