@@ -23,7 +23,9 @@ const (
 )
 
 // Scenarios returns the scenario names in report order.
-func Scenarios() []string { return []string{Throughput, PingPong, FanOut, ManyConns} }
+func Scenarios() []string {
+	return []string{Throughput, PingPong, FanOut, ManyConns, HubBroadcast, HubQuorum}
+}
 
 // Config is a benchmark run: a matrix of systems and settings, and how to
 // measure each cell. The zero value of each field means the default

@@ -12,7 +12,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Scenarios) != 4 || len(c.Systems) != len(Systems()) || c.Rounds != 5 || c.Warmup != 1 ||
+	if len(c.Scenarios) != len(Scenarios()) || len(c.Systems) != len(Systems()) || c.Rounds != 5 || c.Warmup != 1 ||
 		c.Duration != time.Second || c.Conns != 1000 || c.FanOut != 8 || len(c.Sizes) != 4 {
 		t.Errorf("defaults: %+v", c)
 	}

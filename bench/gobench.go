@@ -58,7 +58,7 @@ func benchLine(name string, r *Result, s Sample) string {
 	n := max(s.Msgs, 1)
 	fields := []string{name, fmt.Sprint(n), fmt.Sprintf("%.2f ns/op", float64(s.Elapsed)/float64(n))}
 	switch r.Scenario {
-	case PingPong:
+	case PingPong, HubQuorum:
 		for _, p := range []struct {
 			unit string
 			v    int64

@@ -111,6 +111,10 @@ func groupTitle(r Result) string {
 		t += fmt.Sprintf(" · %d connections sending at once; heap and goroutines per connection end", r.Conns)
 	case PingPong:
 		t += " · one in flight; round-trip times in µs"
+	case HubBroadcast:
+		t += fmt.Sprintf(" · %d hub members over tcp, deliveries to the 4 others", hubMembers)
+	case HubQuorum:
+		t += fmt.Sprintf(" · %d hub members over tcp, one call at a time, 3 of 4 replies; call times in µs", hubMembers)
 	}
 	return t
 }
@@ -125,7 +129,7 @@ func pickRef(ref map[bool]*Result, secure bool) *Result {
 func columns(scenario string) []string {
 	head := []string{"system", "transport", "security", "workers"}
 	switch scenario {
-	case PingPong:
+	case PingPong, HubQuorum:
 		return append(head, "p50", "p90", "p99", "p99.9", "round trips/s", "weft ÷ row (p50)")
 	case ManyConns:
 		return append(head, "msgs/s", "MB/s", "heap B/conn", "goroutines/conn", "weft ÷ row (msgs/s)")
@@ -153,7 +157,7 @@ func row(r *Result, ref *Result) []string {
 		return append(cells, "not measured: "+firstLine(r.Error))
 	}
 	switch r.Scenario {
-	case PingPong:
+	case PingPong, HubQuorum:
 		cells = append(cells, rangeText(r.P50us, r.P50Min, r.P50Max, num), num(*r.P90us), num(*r.P99us), num(*r.P999us),
 			num(*r.MsgsPerSec), ratioText(ref, r, func(x *Result) *float64 { return x.P50us }))
 	case ManyConns:

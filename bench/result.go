@@ -86,7 +86,7 @@ func summarize(c Cell, samples []Sample, err error, split bool, m *Machine) Resu
 	}
 	r.MsgsPerSec, r.MsgsPerSecMin, r.MsgsPerSecMax = stat(samples, Sample.MsgsPerSec)
 	switch c.Scenario {
-	case PingPong:
+	case PingPong, HubQuorum:
 		us := func(d func(Sample) time.Duration) func(Sample) float64 {
 			return func(s Sample) float64 { return float64(d(s)) / 1e3 }
 		}

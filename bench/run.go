@@ -52,8 +52,15 @@ func plan(cfg *Config) []group {
 		case ManyConns:
 			sizes, conns = cfg.ManyConnsSizes, cfg.Conns
 		}
+		gvs := vs
+		if isHubScenario(sc) {
+			sizes, gvs = []int{64}, hubVariants(vs)
+			if len(gvs) == 0 {
+				continue // weft over tcp, secure, is not in the matrix
+			}
+		}
 		for _, size := range sizes {
-			gs = append(gs, group{scenario: sc, size: size, conns: conns, variants: vs})
+			gs = append(gs, group{scenario: sc, size: size, conns: conns, variants: gvs})
 		}
 	}
 	return gs

@@ -46,8 +46,9 @@ func runTiny(t *testing.T, cfg Config) *Report {
 func TestRunEveryScenarioAndSystem(t *testing.T) {
 	rep := runTiny(t, tiny())
 	// 5 sizes (2 throughput, 1 each for the rest) × (weft: 2 transports ×
-	// 2 security) + raw-tcp + gnet + quic-go + libp2p noise + plaintext.
-	if got, want := len(rep.Results), 5*(4+5); got != want {
+	// 2 security) + raw-tcp + gnet + quic-go + libp2p noise + plaintext,
+	// and the two hub scenarios (weft over tcp, secure, only).
+	if got, want := len(rep.Results), 5*(4+5)+2; got != want {
 		t.Fatalf("%d results, want %d", got, want)
 	}
 	seen := map[string]bool{}
@@ -68,7 +69,7 @@ func TestRunEveryScenarioAndSystem(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"machine: ", "GOMAXPROCS=", "weft/raw-tcp ", "weft/gnet ", "weft/quic-go ", "weft/libp2p ", "fanout · 64B", "manyconns · 64B"} {
+	for _, want := range []string{"machine: ", "GOMAXPROCS=", "weft/raw-tcp ", "weft/gnet ", "weft/quic-go ", "weft/libp2p ", "fanout · 64B", "manyconns · 64B", "hub-broadcast · 64B", "hub-quorum · 64B"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -79,7 +80,7 @@ func TestRunEveryScenarioAndSystem(t *testing.T) {
 // only those.
 func checkFigures(t *testing.T, r *Result) {
 	t.Helper()
-	pp, mc := r.Scenario == PingPong, r.Scenario == ManyConns
+	pp, mc := r.Scenario == PingPong || r.Scenario == HubQuorum, r.Scenario == ManyConns
 	for name, f := range map[string]struct {
 		v    *float64
 		want bool

@@ -141,6 +141,8 @@ func (e *env) measure(ctx context.Context, c Cell, lim Limits) (Sample, error) {
 		return e.pingPong(ctx, c, lim)
 	case ManyConns:
 		return e.manyConns(ctx, c, lim)
+	case HubBroadcast, HubQuorum:
+		return e.hubScenario(ctx, c, lim)
 	}
 	return Sample{}, fmt.Errorf("bench: scenario %q: %w", c.Scenario, ErrUnknown)
 }

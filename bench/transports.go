@@ -8,6 +8,7 @@ import (
 	"github.com/weftnet/weft/identity"
 	"github.com/weftnet/weft/transport"
 	"github.com/weftnet/weft/transport/mem"
+	"github.com/weftnet/weft/transport/quic"
 	"github.com/weftnet/weft/transport/tcp"
 	"github.com/weftnet/weft/transport/udp"
 )
@@ -92,6 +93,14 @@ func init() {
 			return tr, nil, err
 		},
 		ListenAddr: "/ip4/127.0.0.1/udp/0",
+	})
+	RegisterTransport(TransportSpec{
+		Name: "quic",
+		New: func(key identity.PrivateKey) (transport.Transport, func() error, error) {
+			tr, err := quic.New(quic.Config{Identity: key})
+			return tr, nil, err
+		},
+		ListenAddr: "/ip4/127.0.0.1/udp/0/quic-v1",
 	})
 	// udp-loss2 is udp losing 2 % of the datagrams each side sends (the
 	// transport's fault injection), for the endpoint's loss recovery.
