@@ -29,14 +29,14 @@ func udpCase(t *testing.T, name string, cfg udp.Config) endpointtest.Case {
 
 // TestEndpointSuiteUDP runs the endpoint suite over UDP on loopback, which
 // loses nothing (unless a socket buffer overflows). The headline test
-// sends 200,000 messages each way rather than a million: the endpoint's
+// sends 100,000 messages each way rather than a million: the endpoint's
 // datagram mode moves ~10,000 of its mixed-size messages per second here
 // (a million each way took 3 min 24 s, which with the other transports'
 // suites would pass go test's default 10-minute limit for the package).
 func TestEndpointSuiteUDP(t *testing.T) {
 	endpointtest.Run(t, func(t *testing.T) endpointtest.Case {
 		c := udpCase(t, "udp", udp.Config{})
-		c.Messages = 200_000
+		c.Messages = 100_000
 		return c
 	})
 }

@@ -118,15 +118,15 @@ func (ln *Listener) Close() error {
 	}
 	ln.closed = true
 	tlns := ln.tlns
+	if ln.backlog != nil {
+		close(ln.backlog)
+	}
 	ln.mu.Unlock()
 	var errs []error
 	for _, t := range tlns {
 		errs = append(errs, t.Close())
 	}
 	err := errors.Join(errs...)
-	if ln.backlog != nil {
-		close(ln.backlog)
-	}
 	return err
 }
 
@@ -185,11 +185,21 @@ func (ln *Listener) deliver(ep *Endpoint) {
 		ln.onAccept(ep)
 		return
 	}
-	select {
-	case ln.backlog <- ep:
-	default:
+	// Under mu: Close closes the backlog under it, and a send on a closed
+	// channel panics.
+	ln.mu.Lock()
+	queued := false
+	if !ln.closed {
+		select {
+		case ln.backlog <- ep:
+			queued = true
+		default:
+		}
+	}
+	ln.mu.Unlock()
+	if !queued {
 		ln.refused.Add(1)
-		ep.st.shutdown(fmt.Errorf("endpoint: accept backlog full: %w", ErrClosed))
+		ep.st.shutdown(fmt.Errorf("endpoint: accept backlog full or listener closed: %w", ErrClosed))
 	}
 }
 

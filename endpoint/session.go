@@ -3,6 +3,7 @@ package endpoint
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -55,7 +56,7 @@ type session struct {
 	dg dgram // datagram links only
 
 	ackTimer, aliveTimer, resumeTimer, redialTimer *driver.MailboxTimer
-	ptoTimer, helloTimer                           *driver.MailboxTimer
+	ptoTimer, helloTimer, lingerTimer              *driver.MailboxTimer
 	ackArmed, resumeArmed                          bool
 	redialDelay                                    time.Duration
 
@@ -575,8 +576,16 @@ func (s *session) linkDown(l *link, err error) {
 	}
 	if s.closeSent {
 		// Everything was acknowledged and our CLOSE is out: the peer
-		// closing the link is the end we were waiting for.
-		s.shutdown(nil)
+		// closing the link is the answer we were waiting for. A reset may
+		// have lost the CLOSE instead: it goes again on a resumed link.
+		if l.datagram || errors.Is(err, io.EOF) {
+			s.shutdown(nil)
+			return
+		}
+		s.closeSent = false
+	}
+	if s.closing && s.acked == s.logEnd() && (errors.Is(err, ErrSessionLost) || !s.ep.resumable()) {
+		s.shutdown(nil) // all of ours arrived, and no resume can carry the CLOSE
 		return
 	}
 	if errors.Is(err, ErrSessionLost) || errors.Is(err, ErrPeerMismatch) {
@@ -600,37 +609,48 @@ func (s *session) startClose() {
 	s.maybeFinishClose()
 }
 
-// maybeFinishClose ends the session once the peer has everything.
+// maybeFinishClose ends the session once the peer has everything and
+// knows it. Our CLOSE carries the last acknowledgement of what the peer
+// sent: if it were lost (a connection reset just before or after it was
+// written, or no link at all when everything was acknowledged), a peer
+// with messages in flight would wait ResumeTimeout for an ACK that never
+// comes. So the end waits for the peer's answer to the CLOSE: on a stream
+// its own CLOSE or its closing the link (linkDown), on datagrams its
+// acknowledgement of the CLOSE (onPNAck). A link lost meanwhile is
+// resumed (the dialer redials) and the CLOSE sent again on the new one;
+// nothing of ours can be lost any more, so armLinger bounds that wait.
 func (s *session) maybeFinishClose() {
-	l := &s.ep.log
-	l.mu.Lock()
-	all := s.acked == l.end
-	l.mu.Unlock()
-	if !all {
+	if s.acked != s.logEnd() {
 		if s.link == nil {
 			s.armResume() // bounded wait for a link to finish on
 		}
 		return
 	}
+	if s.link == nil && !s.ep.resumable() {
+		s.shutdown(nil)
+		return
+	}
+	s.armLinger()
 	if s.link != nil && s.helloDone && !s.closeSent {
 		s.closeSent = true
 		s.sendClose()
-		if s.link != nil && s.link.datagram {
-			// Wait for the peer to acknowledge the CLOSE (resent on PTO),
-			// for a bounded time: everything else is acknowledged already.
-			s.arm(&s.resumeTimer, min(s.ep.cfg.ResumeTimeout, closeLinger), func() { s.shutdown(nil) })
-			s.resumeArmed = true
-			return
-		}
 	}
-	if s.closeSent && s.link != nil && s.link.datagram && !s.closeAcked {
-		return
-	}
-	s.shutdown(nil)
 }
 
-// closeLinger bounds how long a closing datagram endpoint waits for the
-// acknowledgement of its CLOSE.
+// resumable reports whether a lost link can still be replaced: the dialer
+// redials; the responder needs its Listener open (Close refuses resumes).
+func (ep *Endpoint) resumable() bool {
+	if ep.dialer || ep.ln == nil {
+		return true
+	}
+	ep.ln.mu.Lock()
+	defer ep.ln.mu.Unlock()
+	return !ep.ln.closed
+}
+
+// closeLinger bounds how long a closing endpoint whose messages are all
+// acknowledged waits for the peer to receive its CLOSE, resuming a lost
+// link if need be.
 const closeLinger = 2 * time.Second
 
 // sendClose sends a CLOSE with the final acknowledgement.
@@ -664,7 +684,7 @@ func (s *session) onPeerClose() {
 
 // shutdown ends the endpoint and closes its link.
 func (s *session) shutdown(err error) {
-	for _, t := range []**driver.MailboxTimer{&s.ackTimer, &s.aliveTimer, &s.resumeTimer, &s.redialTimer, &s.ptoTimer, &s.helloTimer} {
+	for _, t := range []**driver.MailboxTimer{&s.ackTimer, &s.aliveTimer, &s.resumeTimer, &s.redialTimer, &s.ptoTimer, &s.helloTimer, &s.lingerTimer} {
 		s.stopTimer(t)
 	}
 	if s.link != nil {

@@ -76,6 +76,10 @@ func (s *session) armResume() {
 	s.resumeArmed = true
 	s.arm(&s.resumeTimer, s.ep.cfg.ResumeTimeout, func() {
 		s.resumeArmed = false
+		if s.closing && s.acked == s.logEnd() {
+			s.shutdown(nil) // all of ours arrived; only the CLOSE did not
+			return
+		}
 		if s.link != nil && s.helloDone {
 			if s.closing {
 				s.shutdown(errCloseUnacked)
@@ -83,6 +87,26 @@ func (s *session) armResume() {
 			return
 		}
 		s.shutdown(ErrResumeTimeout)
+	})
+}
+
+// armLinger bounds how long a closing endpoint whose messages are all
+// acknowledged waits for its CLOSE to reach the peer (see
+// maybeFinishClose).
+func (s *session) armLinger() {
+	if s.lingerTimer != nil {
+		return
+	}
+	s.lingerTimer = s.ep.mb.AfterFunc(min(s.ep.cfg.ResumeTimeout, closeLinger), func() {
+		if s.acked == s.logEnd() {
+			s.shutdown(nil)
+			return
+		}
+		// Sent after Close: wait for it as for the rest.
+		s.lingerTimer = nil
+		if s.link == nil {
+			s.armResume()
+		}
 	})
 }
 

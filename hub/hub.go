@@ -260,7 +260,6 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 	}
 	h.mu.Unlock()
-	h.closeListeners()
 	h.cancel()
 	for _, c := range conns {
 		_ = c.ep.Close()
@@ -276,6 +275,9 @@ func (h *Hub) Close(ctx context.Context) error {
 			break
 		}
 	}
+	// The listeners resume the endpoints closing above (a connection may
+	// die as they flush): close them last.
+	h.closeListeners()
 	h.events.close()
 	h.wg.Wait()
 	return err
