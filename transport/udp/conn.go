@@ -1,7 +1,9 @@
 package udp
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -63,6 +65,9 @@ type conn struct {
 	closeWanted bool  // Close arrived while not on a loop
 	report      error // for OnClose after a local close: nil, or why
 	scratch     []byte
+	tx          txBatch // datagrams for flushTx (tx.go)
+	gso         bool    // the kernel segments runs of datagrams (tx.go)
+	deferTx     bool    // in OnTraffic: writes wait in tx for the batch's end
 
 	// Address validation (see doc.go).
 	heard         bool // dialer: a valid datagram came back; no more INITIALs
@@ -90,7 +95,7 @@ func newConn(t *Transport, w *driver.Worker, uc *net.UDPConn, r role) (*conn, er
 	lap := uc.LocalAddr().(*net.UDPAddr).AddrPort()
 	rap := uc.RemoteAddr().(*net.UDPAddr).AddrPort()
 	rap = netip.AddrPortFrom(rap.Addr().Unmap(), rap.Port())
-	c := &conn{t: t, mb: driver.NewMailbox(w), role: r, fd: fd, remoteAP: rap,
+	c := &conn{t: t, mb: driver.NewMailbox(w), role: r, fd: fd, remoteAP: rap, gso: gsoSupported(fd),
 		local: fromAddrPort(netip.AddrPortFrom(lap.Addr().Unmap(), lap.Port())), remote: fromAddrPort(rap)}
 	c.owner.Store(w)
 	if t.cfg.Faults.any() {
@@ -157,11 +162,18 @@ func (c *conn) OnOpen(w *driver.Worker, gc gnet.Conn) {
 	}
 }
 
-// OnTraffic delivers one datagram.
+// OnTraffic delivers the datagram gnet read, then those waiting behind
+// it (drain, recv.go); what the handler writes meanwhile goes out after
+// each batch (deferTx).
 func (c *conn) OnTraffic(gc gnet.Conn) gnet.Action {
 	b, _ := gc.Next(-1)
 	if c.gc == gc {
+		raceAcquireIO()
+		c.deferTx = true
 		c.onDatagram(b)
+		c.drain()
+		c.deferTx = false
+		c.flushTx()
 	}
 	return gnet.None
 }
@@ -259,9 +271,20 @@ func (c *conn) OnClose(gc gnet.Conn, err error) {
 	case err == nil:
 		report = fmt.Errorf("udp: closed by the driver: %w", transport.ErrClosed)
 	default:
-		report = fmt.Errorf("%w: udp: %w", transport.ErrReset, err)
+		report = readError(err)
 	}
 	c.finish(report)
+}
+
+// readError is what OnClose reports for an error that a read of the
+// socket got: ErrReset, and also io.EOF if it means that the peer closed
+// its socket (an ICMP port-unreachable: ECONNREFUSED, which gnet reports
+// as io.EOF when it comes without data).
+func readError(err error) error {
+	if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: udp: nothing listens at the remote address any more (%w): %w", transport.ErrReset, io.EOF, err)
+	}
+	return fmt.Errorf("%w: udp: %w", transport.ErrReset, err)
 }
 
 // finish releases everything and reports the close (on the owner).

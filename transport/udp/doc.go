@@ -70,15 +70,31 @@
 //
 // Close sends nothing: the peer learns of it when it sends next (a RESET
 // from a listener, an ICMP port-unreachable from a dialer's closed socket,
-// which closes the listener's connection with ErrReset). The endpoint's
-// own CLOSE is the orderly goodbye.
+// which closes the listener's connection with an error wrapping ErrReset
+// and io.EOF). The endpoint's own CLOSE is the orderly goodbye.
+//
+// # Batches
+//
+// System calls, not the work on the datagrams, bound what a connection
+// moves, so both directions batch them. Writev hands all its datagrams to
+// the OS in one sendmmsg call and, where the kernel segments UDP (GSO,
+// Linux 4.18 and later), each run of equal-size datagrams as one message
+// that crosses the stack once (tx.go); if the kernel refuses that, the
+// connection sends them one by one from then on. On receipt, after the
+// datagram gnet read, the connection reads what waits behind it with
+// recvmmsg, up to 256 datagrams per event, so one busy connection does
+// not hold up the others of its worker (recv.go). What the handler writes
+// while it gets those datagrams (acknowledgements, say) waits until the
+// datagrams of that read are handled, then goes out with one sendmmsg;
+// otherwise Write sends its datagram at once, with one write.
 //
 // # Bounds
 //
 // A listener keeps at most Config.MaxConns connections; INITIALs beyond
-// them are dropped and counted. Nothing is buffered for sending: a
-// datagram the OS does not take at once is dropped and counted, so
-// Buffered is always 0.
+// them are dropped and counted. Nothing waits for the socket: a datagram
+// the OS does not take when it is handed over is dropped and counted, so
+// Buffered is always 0; what waits for the end of a batch (above) is at
+// most 512 KiB, beyond which it goes at once.
 //
 // # Counters and faults
 //
@@ -87,6 +103,6 @@
 // the connections send, for tests (loopback loses nothing).
 //
 // ICMP errors are not reported at Dial: a dial to a port where nothing
-// listens succeeds, and the connection closes with ErrReset once an ICMP
-// port-unreachable comes back for a datagram it sent.
+// listens succeeds, and the connection closes with ErrReset (and io.EOF)
+// once an ICMP port-unreachable comes back for a datagram it sent.
 package udp

@@ -1,10 +1,8 @@
 package udp
 
 import (
-	"errors"
 	"fmt"
-	"runtime"
-	"unsafe"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -12,10 +10,13 @@ import (
 	"github.com/weftnet/weft/transport"
 )
 
-// Write implements transport.Conn: b goes out at once as one datagram (a
-// DATA, or an INITIAL while a dialer has not heard back). A datagram the
-// OS does not take (full socket buffer) is dropped and counted, not
-// reported: datagrams may be lost anyway, and Buffered stays 0.
+// Write implements transport.Conn: b goes out as one datagram (a DATA,
+// or an INITIAL while a dialer has not heard back), at once, or, when the
+// handler writes while c delivers what it received, with the other
+// datagrams written meanwhile once those are handled (see deferTx). A
+// datagram the OS does not take (full socket buffer) is dropped and
+// counted, not reported: datagrams may be lost anyway, and Buffered stays
+// 0.
 func (c *conn) Write(b []byte) error {
 	if err := c.checkWrite(b); err != nil {
 		return err
@@ -26,23 +27,36 @@ func (c *conn) Write(b []byte) error {
 	return nil
 }
 
-// Writev implements transport.Conn: one datagram per buffer, handed to the
-// OS with one sendmmsg call.
+// Writev implements transport.Conn: one datagram per buffer, all handed
+// to the OS with one sendmmsg call (with what else the handler writes
+// meanwhile, as for Write), runs of equal-size datagrams as one message
+// each where the kernel segments them (UDP GSO; see tx.go).
 func (c *conn) Writev(bufs [][]byte) error {
 	for _, b := range bufs {
 		if err := c.checkWrite(b); err != nil {
 			return err
 		}
 	}
-	if len(bufs) == 1 || c.rng != nil || c.role == roleAccepted && !c.validated {
-		for _, b := range bufs {
-			c.scratch = c.frame(c.scratch[:0], b)
-			c.emit(c.scratch)
-		}
-		c.t.stats.sent.Add(uint64(len(bufs)))
-		return nil
+	if len(bufs) == 1 {
+		return c.Write(bufs[0])
 	}
-	c.sendBatch(bufs)
+	direct := c.rng == nil && (c.role != roleAccepted || c.validated)
+	tx := &c.tx
+	for _, b := range bufs {
+		if direct { // framed in place: nothing to filter
+			tx.buf = c.frame(tx.buf, b)
+			tx.ends = append(tx.ends, len(tx.buf))
+		} else {
+			c.scratch = c.frame(c.scratch[:0], b)
+			c.pass(c.scratch, true)
+		}
+		if len(tx.buf) >= txFlushBytes {
+			c.flushTx()
+		}
+	}
+	if !c.deferTx {
+		c.flushTx()
+	}
 	c.t.stats.sent.Add(uint64(len(bufs)))
 	return nil
 }
@@ -68,7 +82,12 @@ func (c *conn) frame(dst, b []byte) []byte {
 
 // emit sends one datagram, within the amplification limit and through the
 // test faults.
-func (c *conn) emit(pkt []byte) {
+func (c *conn) emit(pkt []byte) { c.pass(pkt, c.deferTx) }
+
+// pass applies the amplification limit and the test faults to pkt, then
+// sends what goes out (0 to 3 datagrams) at once or, if batch, adds it to
+// c.tx for flushTx.
+func (c *conn) pass(pkt []byte, batch bool) {
 	if c.role == roleAccepted && !c.validated {
 		if c.sentBytes+len(pkt) > c.recvBytes {
 			c.t.stats.amplification.Add(1)
@@ -77,7 +96,7 @@ func (c *conn) emit(pkt []byte) {
 		c.sentBytes += len(pkt)
 	}
 	if c.rng == nil {
-		c.send(pkt)
+		c.out(pkt, batch)
 		return
 	}
 	f := c.t.cfg.Faults
@@ -89,13 +108,24 @@ func (c *conn) emit(pkt []byte) {
 		c.held = append([]byte(nil), pkt...)
 		return
 	}
-	c.send(pkt)
+	c.out(pkt, batch)
 	if c.rng.Float64() < f.Duplicate {
-		c.send(pkt)
+		c.out(pkt, batch)
 	}
 	if held := c.held; held != nil {
 		c.held = nil
-		c.send(held)
+		c.out(held, batch)
+	}
+}
+
+func (c *conn) out(pkt []byte, batch bool) {
+	if batch {
+		c.tx.push(pkt)
+		if len(c.tx.buf) >= txFlushBytes {
+			c.flushTx()
+		}
+	} else {
+		c.send(pkt)
 	}
 }
 
@@ -104,11 +134,25 @@ func (c *conn) send(pkt []byte) {
 	if c.fd < 0 {
 		return
 	}
+	raceReleaseIO()
 	if _, err := unix.Write(c.fd, pkt); err != nil {
 		c.t.stats.sendError.Add(1)
+		c.refused(err, "write")
 		return
 	}
 	c.sent(len(pkt))
+}
+
+// refused closes c if err, what a send got, is ECONNREFUSED: an ICMP
+// port-unreachable that the send took off the socket, so that no read
+// will see it. c closes as if a read had got it, from its mailbox (the
+// sender may be a handler, which OnClose must not interrupt).
+func (c *conn) refused(err error, call string) {
+	if err != unix.ECONNREFUSED {
+		return
+	}
+	report := readError(os.NewSyscallError(call, err))
+	_ = c.mb.Post(func() { c.closeNow(report) })
 }
 
 func (c *conn) sent(bytes int) {
@@ -116,74 +160,8 @@ func (c *conn) sent(bytes int) {
 	c.Owner().CountIO(0, bytes)
 }
 
-// mmsghdr is struct mmsghdr of sendmmsg(2).
+// mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2).
 type mmsghdr struct {
 	hdr unix.Msghdr
 	n   uint32
-}
-
-// maxBatch bounds the datagrams of one sendmmsg call (the kernel's UIO_MAXIOV).
-const maxBatch = 1024
-
-// sendBatch frames bufs into the scratch buffer and sends them with
-// sendmmsg; datagrams the OS refuses are dropped and counted.
-func (c *conn) sendBatch(bufs [][]byte) {
-	for len(bufs) > maxBatch {
-		c.sendBatch(bufs[:maxBatch])
-		bufs = bufs[maxBatch:]
-	}
-	buf := c.scratch[:0]
-	ends := make([]int, len(bufs))
-	for i, b := range bufs {
-		buf = c.frame(buf, b)
-		ends[i] = len(buf)
-	}
-	c.scratch = buf
-	iov := make([]unix.Iovec, len(bufs))
-	hdrs := make([]mmsghdr, len(bufs))
-	start := 0
-	for i, end := range ends {
-		iov[i].Base = &buf[start]
-		iov[i].SetLen(end - start)
-		hdrs[i].hdr.Iov = &iov[i]
-		hdrs[i].hdr.SetIovlen(1)
-		start = end
-	}
-	done := 0
-	for done < len(hdrs) {
-		n, err := sendmmsg(c.fd, hdrs[done:])
-		if err != nil {
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS) {
-				c.t.stats.sendError.Add(uint64(len(hdrs) - done))
-				break
-			}
-			c.t.stats.sendError.Add(1) // this one datagram failed (an ICMP error, say)
-			n = 1
-		} else {
-			prev := 0
-			if done > 0 {
-				prev = ends[done-1]
-			}
-			c.sent(ends[done+n-1] - prev)
-		}
-		done += n
-	}
-	runtime.KeepAlive(buf)
-	runtime.KeepAlive(iov)
-}
-
-func sendmmsg(fd int, hdrs []mmsghdr) (int, error) {
-	for {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return 0, errno
-		}
-		if n == 0 {
-			return 0, unix.EAGAIN
-		}
-		return int(n), nil
-	}
 }

@@ -26,6 +26,7 @@ type Transport struct {
 	cfg   Config
 	stats counters
 	seq   atomic.Uint64 // connections made, for Faults seeds
+	rx    rxPool        // for drain
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -35,7 +36,9 @@ func New(cfg Config) (*Transport, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Transport{cfg: cfg}, nil
+	t := &Transport{cfg: cfg}
+	t.rx.slot = rxSlotBytes(cfg.MaxDatagramBytes)
+	return t, nil
 }
 
 // Kind returns transport.Datagram.

@@ -322,8 +322,12 @@ func TestFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults udp.Faults
+		pkts   int // written: 1 with Write, more with one Writev
 		want   int
-	}{{"loss", udp.Faults{Loss: 1}, 0}, {"duplicate", udp.Faults{Duplicate: 1}, 2}} {
+	}{
+		{"loss", udp.Faults{Loss: 1}, 1, 0}, {"duplicate", udp.Faults{Duplicate: 1}, 1, 2},
+		{"loss/writev", udp.Faults{Loss: 1}, 3, 0}, {"duplicate/writev", udp.Faults{Duplicate: 1}, 3, 6},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newTransport(t, udp.Config{Faults: tc.faults})
 			r := newRec()
@@ -332,15 +336,29 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			write(t, c, []byte("x"))
+			bufs := [][]byte{[]byte("x"), []byte("y"), []byte("z")}[:tc.pkts]
+			if tc.pkts == 1 {
+				write(t, c, bufs[0])
+			} else {
+				writev(t, c, bufs)
+			}
 			if tc.want > 0 {
 				r.waitCount(t, tc.want)
 			} else {
-				eventually(t, "the loss to be counted", func() bool { return tr.Stats().DroppedByFaults == 1 })
+				eventually(t, "the loss to be counted", func() bool { return tr.Stats().DroppedByFaults == uint64(tc.pkts) })
 			}
 			time.Sleep(20 * time.Millisecond)
 			if n := r.count(); n != tc.want {
 				t.Errorf("%d packets arrived; want %d", n, tc.want)
+			}
+			if tc.want > 0 {
+				r.mu.Lock()
+				for i, p := range r.packets {
+					if w := bufs[i/2]; !bytes.Equal(p, w) {
+						t.Errorf("packet %d is %q; want %q (each twice, in order)", i, p, w)
+					}
+				}
+				r.mu.Unlock()
 			}
 			c.Close()
 		})
