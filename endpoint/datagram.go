@@ -340,8 +340,14 @@ func (s *session) trimSent() {
 	for i < len(g.sentQ) && g.sentQ[i].done {
 		i++
 	}
-	if i > 0 {
-		g.sentQ = append(g.sentQ[:0], g.sentQ[i:]...)
+	switch {
+	case i == len(g.sentQ):
+		g.sentQ = g.sentQ[:0]
+	case i > 0:
+		// Reslice rather than shift the rest down on every
+		// acknowledgement; append reallocates (copying only what is in
+		// flight) when the front's capacity is used up.
+		g.sentQ = g.sentQ[i:]
 	}
 }
 
