@@ -14,27 +14,43 @@ import (
 	"github.com/weftnet/weft/identity"
 	"github.com/weftnet/weft/transport"
 	"github.com/weftnet/weft/transport/mem"
+	"github.com/weftnet/weft/transport/quic"
 	"github.com/weftnet/weft/transport/tcp"
 )
 
 // TestDialContactSwitchesTransport streams numbered messages over a session
 // that DialContact opened over TCP, then makes the TCP address stop
 // answering and kills the connection: the dialer falls through to the
-// contact's second address, on another transport (mem), resumes the
-// session there, and every message arrives once, in order.
+// contact's second address, on another transport (mem, then QUIC),
+// resumes the session there, and every message arrives once, in order.
 func TestDialContactSwitchesTransport(t *testing.T) {
+	t.Run("tcp-to-mem", func(t *testing.T) {
+		nw, err := mem.NewNetwork(mem.Config{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nw.Close()
+		testSwitch(t, nw.Transport(transport.Stream), ma.StringCast("/memory/0"))
+	})
+	t.Run("tcp-to-quic", func(t *testing.T) {
+		// The QUIC transport's certificate carries its own key; the
+		// endpoints prove theirs over it.
+		qt, err := quic.New(quic.Config{Identity: testKey(t, 9)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testSwitch(t, qt, ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1"))
+	})
+}
+
+func testSwitch(t *testing.T, second transport.Transport, secondAddr ma.Multiaddr) {
 	d, err := driver.New(driver.Config{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close(context.Background())
 	tcpTr, _ := tcp.New(tcp.Config{})
-	nw, err := mem.NewNetwork(mem.Config{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	memTr := nw.Transport(transport.Stream)
+	secondTr := second
 
 	srvKey, cliKey := testKey(t, 1), testKey(t, 2)
 	ln, err := Listen(d, tcpTr, ma.StringCast("/ip4/127.0.0.1/tcp/0"), Config{Identity: srvKey}, nil)
@@ -42,14 +58,14 @@ func TestDialContactSwitchesTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if err := ln.Listen(memTr, ma.StringCast("/memory/0")); err != nil {
+	if err := ln.Listen(secondTr, secondAddr); err != nil {
 		t.Fatal(err)
 	}
 	contact := identity.Contact{ID: identity.PeerIDFromPublicKey(srvKey.Public()), Addrs: ln.Addrs()}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cli, err := DialContact(ctx, d, []transport.Transport{memTr, tcpTr}, contact, Config{Identity: cliKey})
+	cli, err := DialContact(ctx, d, []transport.Transport{secondTr, tcpTr}, contact, Config{Identity: cliKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +126,7 @@ func TestDialContactSwitchesTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a := kind(); a != ln.Addrs()[1].String() {
-		t.Fatalf("after the switch the connection goes to %s, want the mem address %s", a, ln.Addrs()[1])
+		t.Fatalf("after the switch the connection goes to %s, want the second address %s", a, ln.Addrs()[1])
 	}
 	if r := cli.Stats().Resumes; r < 1 {
 		t.Fatalf("Stats().Resumes = %d, want at least 1", r)
