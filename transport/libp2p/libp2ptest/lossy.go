@@ -47,9 +47,10 @@ type lossyConn struct {
 	f     Faults
 	stats *FaultStats
 
-	mu   sync.Mutex
-	rng  *rand.Rand
-	held sync.WaitGroup // reordered datagrams not yet sent
+	mu     sync.Mutex
+	rng    *rand.Rand
+	closed bool           // under mu: no more datagrams held back
+	held   sync.WaitGroup // reordered datagrams not yet sent; Add under mu
 }
 
 // faultsListener returns quicreuse's ListenUDP replacement: sockets on
@@ -83,9 +84,17 @@ func (c *lossyConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.stats.Lost.Add(1)
 		return len(p), nil
 	case late:
+		// held.Add must happen before Close's Wait (a WaitGroup rule):
+		// both sides go through mu.
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		c.held.Add(1)
+		c.mu.Unlock()
 		c.stats.Reordered.Add(1)
 		b := append([]byte(nil), p...)
-		c.held.Add(1)
 		time.AfterFunc(reorderDelay, func() {
 			defer c.held.Done()
 			_, _ = c.c.WriteTo(b, addr)
@@ -103,6 +112,9 @@ func (c *lossyConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // Close waits for the held datagrams (a millisecond at most), so that no
 // timer outlives the socket.
 func (c *lossyConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	err := c.c.Close()
 	c.held.Wait()
 	return err
