@@ -51,5 +51,14 @@
 //
 // For the highest rates, set Config.Handler instead of calling Recv: it
 // runs on the endpoint's worker with a message valid only during the call,
-// and may answer with TrySend (never the blocking Send).
+// and may answer with TrySend (never the blocking Send). A Recv caller may
+// hand each message back with Release when done with it.
+//
+// A peer reachable over several transports: DialContact tries a Contact's
+// addresses in order (happy eyeballs, DialStagger apart) with whichever of
+// the given transports handles each, and every reconnection starts over,
+// so a session may resume over another transport; Listener.Listen adds a
+// transport to a listener, which shares its sessions among them. Over a
+// transport.Authenticated connection (QUIC, libp2p) the endpoint skips
+// Noise and checks the peer the transport proved.
 package endpoint

@@ -20,6 +20,12 @@
 //
 // This comment is the protocol's specification.
 //
+// Over a transport that has already authenticated the peer and encrypts
+// (transport.Authenticated: QUIC's TLS 1.3 with the certificate binding of
+// certificate.go, a libp2p stream), the endpoint runs [AuthState] instead:
+// one plaintext negotiation message each way inside the transport's
+// encryption (authenticated.go documents its format), no Noise.
+//
 // # Noise
 //
 // The protocol is Noise_XX_25519_ChaChaPoly_SHA256 (the Noise Protocol Framework, as
