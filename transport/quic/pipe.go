@@ -40,7 +40,7 @@ func (in *inbox) init(limit int) {
 func (in *inbox) push(b []byte) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for !in.dead && len(in.buf) >= in.limit {
+	for !in.dead && !in.ended && len(in.buf) >= in.limit {
 		in.room.Wait()
 	}
 	if in.dead || in.ended {
@@ -65,6 +65,7 @@ func (in *inbox) end(err error, reset bool) bool {
 		in.buf = in.buf[:0]
 	}
 	in.ended, in.err = true, err
+	in.room.Broadcast() // a reader waiting for room must see the end
 	post := !in.posted
 	in.posted = true
 	return post
