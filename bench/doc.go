@@ -2,12 +2,13 @@
 // beside the systems a user would otherwise pick, in the same run, so that
 // every figure is a ratio to something real.
 //
-// The systems are weft (endpoints over any registered transport: tcp and
-// mem, and whatever RegisterTransport adds) and its peers: raw-tcp (a
-// net.Conn with bufio, the practical limit), gnet (a gnet v2 server),
-// quic-go (one stream per connection) and libp2p (a go-libp2p host pair
-// with TCP, Noise and yamux). The peers share one framing, a 4-byte
-// length before each message. The scenarios are plain Go:
+// The systems are weft (endpoints over any registered transport: tcp, udp,
+// quic, libp2p and mem, and whatever RegisterTransport adds) and its
+// peers: raw-tcp (a net.Conn with bufio, the practical limit), gnet (a
+// gnet v2 server), quic-go (one stream per connection) and libp2p (a
+// go-libp2p host pair with TCP, Noise and yamux). The peers share one
+// framing, a 4-byte length before each message. The scenarios are plain
+// Go:
 //
 //   - throughput: one connection, one way; messages and bytes per second
 //   - pingpong: one message in flight; round-trip percentiles from an HDR

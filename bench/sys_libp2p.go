@@ -46,8 +46,9 @@ type libp2pSystem struct{}
 
 func (libp2pSystem) Close() error { return nil }
 
-// newHost returns a host with only TCP, Noise or no security, and yamux.
-func newHost(v Variant, listen bool) (host.Host, error) {
+// newHost returns a host with only TCP, Noise or no security, and yamux,
+// and extra, if any, at the end (the libp2p transport adds its identity).
+func newHost(v Variant, listen bool, extra ...libp2p.Option) (host.Host, error) {
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.InfiniteLimits))
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func newHost(v Variant, listen bool) (host.Host, error) {
 	} else {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
-	return libp2p.New(opts...)
+	return libp2p.New(append(opts, extra...)...)
 }
 
 func (libp2pSystem) Listen(ctx context.Context, spec ServerSpec) (Server, error) {

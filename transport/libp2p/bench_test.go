@@ -4,19 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/peerstore"
-
 	"github.com/weftnet/weft/bench"
-	"github.com/weftnet/weft/identity"
-	"github.com/weftnet/weft/transport"
-	"github.com/weftnet/weft/transport/libp2p"
-	"github.com/weftnet/weft/transport/libp2p/libp2ptest"
 )
 
 // The benchmarks measure weft endpoints over this transport beside a raw
@@ -28,54 +19,10 @@ import (
 //
 // and compare each weft line with the libp2p line of its size.
 
-// benchTransport is the name this file registers the transport under in
-// the bench harness.
+// benchTransport is the name the bench harness registers this transport
+// under (bench/transport_libp2p.go: hosts like its libp2p system's, each
+// with its node's weft key).
 const benchTransport = "libp2p"
-
-func init() {
-	bench.RegisterTransport(bench.TransportSpec{
-		Name:       benchTransport,
-		New:        benchHosts.open,
-		ListenAddr: "/ip4/127.0.0.1/tcp/0",
-	})
-}
-
-// benchHosts are the hosts the bench harness opened: each knows the
-// others' addresses, so that an endpoint dial to a bare host address
-// (endpoint.Dial strips /p2p/) finds its peer.
-var benchHosts hostSet
-
-type hostSet struct {
-	mu    sync.Mutex
-	hosts []host.Host
-}
-
-// open makes a host with key, so the node's weft identity is its host's.
-func (s *hostSet) open(key identity.PrivateKey) (transport.Transport, func() error, error) {
-	h, err := libp2ptest.NewHost(key, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	tr, err := libp2p.New(libp2p.Config{Host: h})
-	if err != nil {
-		_ = h.Close()
-		return nil, nil, err
-	}
-	s.mu.Lock()
-	for _, o := range s.hosts {
-		o.Peerstore().AddAddrs(h.ID(), h.Addrs(), peerstore.PermanentAddrTTL)
-		h.Peerstore().AddAddrs(o.ID(), o.Addrs(), peerstore.PermanentAddrTTL)
-	}
-	s.hosts = append(s.hosts, h)
-	s.mu.Unlock()
-	closeFn := func() error {
-		s.mu.Lock()
-		s.hosts = slices.DeleteFunc(s.hosts, func(o host.Host) bool { return o == h })
-		s.mu.Unlock()
-		return h.Close()
-	}
-	return tr, closeFn, nil
-}
 
 // benchVariants are weft over this transport (the endpoint's default
 // security: over an authenticated connection, no encryption of its own)
