@@ -56,9 +56,12 @@ type Poller struct {
 // (a caller waiting on a channel, quic-go's and go-libp2p's goroutines) waits
 // for sysmon on every hop. Instead, the epoll fd itself is made non-blocking
 // and registered with Go's netpoller: a loop with nothing to do parks like
-// any goroutine blocked on a socket and gives its P back at once. Busy loops
-// (msec == 0) still poll with a plain, non-blocking epoll_wait. If the epoll
-// fd cannot be registered, the loop falls back to the blocking wait.
+// any goroutine blocked on a socket and gives its P back at once. Every wait
+// first polls with a non-blocking epoll_wait (inside RawConn.Read) and parks
+// only if nothing is ready, so msec == 0 (gnet's "poll again at once" after
+// a busy round) needs no separate call: that saves one system call per
+// wake-up. If the epoll fd cannot be registered, the loop falls back to the
+// blocking wait.
 func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 	if p.blocking {
 		return unix.EpollWait(p.fd, events, msec)
