@@ -51,6 +51,15 @@ type link struct {
 	hsBuf    []byte // stream: partial handshake frame
 	lastHS   []byte // datagram: last handshake packet, for resends
 	compress bool
+	// detach: this side sends large DATA chunks detached (record's
+	// FlagDetached), sealed straight from the send log: on encrypting,
+	// uncompressed stream links, where it saves copying each chunk into a
+	// frame before encrypting it.
+	detach bool
+	// detN > 0: the next record is the detached DATA the last frame
+	// announced, detN bytes at log offset detOff.
+	detOff uint64
+	detN   int
 
 	sSeal *record.StreamSealer
 	sOpen *record.StreamOpener
@@ -253,6 +262,7 @@ func (l *link) established(res *handshake.Result) {
 	} else {
 		l.sSeal = record.NewStreamSealer(res.Send)
 		l.sOpen = record.NewStreamOpener(res.Recv)
+		l.detach = res.Send != nil && !res.Compression
 	}
 	if l.initiator {
 		l.phase = phaseParked
@@ -299,6 +309,9 @@ func (l *link) park(pt []byte) {
 
 // deliver parses a record and hands it to the session.
 func (l *link) deliver(pt []byte) error {
+	if l.detN > 0 {
+		return l.deliverDetached(pt)
+	}
 	body, err := record.OpenPlaintext(pt, record.MaxPlaintext, &l.zbuf)
 	if err != nil {
 		return err
@@ -306,6 +319,12 @@ func (l *link) deliver(pt []byte) error {
 	f := &l.frame
 	if err := record.ParseFrame(body, f); err != nil {
 		return err
+	}
+	if f.Detached > 0 {
+		if l.datagram {
+			return fmt.Errorf("%w: detached DATA in a datagram", ErrProtocol)
+		}
+		l.detOff, l.detN = f.DataOffset, f.Detached
 	}
 	eliciting := len(f.Data) > 0 || f.HasPing || f.HasHello || f.HasClose
 	if err := l.sess.onRecord(f); err != nil {
@@ -318,6 +337,17 @@ func (l *link) deliver(pt []byte) error {
 		l.sess.dg.onPacketReceived(l.pn, eliciting)
 	}
 	return nil
+}
+
+// deliverDetached hands the session the DATA bytes the previous record
+// announced: pt is all of them.
+func (l *link) deliverDetached(pt []byte) error {
+	off, n := l.detOff, l.detN
+	l.detOff, l.detN = 0, 0
+	if len(pt) != n {
+		return fmt.Errorf("%w: detached DATA record of %d bytes, announced %d", ErrProtocol, len(pt), n)
+	}
+	return l.sess.onDetached(off, pt)
 }
 
 // attach runs on the endpoint's worker once the connection is there too:

@@ -61,6 +61,9 @@ type session struct {
 	redialDelay                                    time.Duration
 
 	frame record.Frame // scratch, reused per record
+	// detached: the log bytes of the frame being emitted, sealed as their
+	// own record after it (link.detach).
+	detached []byte
 	pt    []byte       // scratch plaintext
 	out   []byte       // records batched for one Write
 	// Datagram links: where each datagram in out ends, and the views of
@@ -255,6 +258,9 @@ func (s *session) flush() {
 func (s *session) fillData(f *record.Frame, limit uint64) bool {
 	f.DataOffset = max(s.sent, s.acked)
 	room := s.maxPlain() - f.Overhead() - 2 // the offset may grow a byte or two
+	if s.link.detach {
+		room = s.maxPlain() // a detached chunk fills its own record
+	}
 	if room <= 0 {
 		return false
 	}
@@ -280,8 +286,20 @@ func (s *session) fillData(f *record.Frame, limit uint64) bool {
 		}
 	}
 	f.DataOffset, f.Data = off, chunk
+	if s.link.detach && len(chunk) >= minDetached {
+		f.Data, f.Detached, s.detached = nil, len(chunk), chunk
+	} else if len(chunk) > s.maxPlain()-f.Overhead()-2 {
+		// Too big to share a record with the frame: send what fits.
+		k := s.maxPlain() - f.Overhead() - 2
+		s.sent -= uint64(len(chunk) - k)
+		f.Data = chunk[:k]
+	}
 	return true
 }
+
+// minDetached is the smallest DATA chunk sent detached: below it, the
+// copy saved is worth less than a second record.
+const minDetached = 4 << 10
 
 // addControl puts the due ACK, PNACK and PONG sections into f.
 func (s *session) addControl(f *record.Frame) {
@@ -321,6 +339,12 @@ func (s *session) emit(f *record.Frame) {
 		buf = record.AppendPlaintext(buf, f, s.link.compress, &s.zbuf)
 		buf = slices.Grow(buf, record.TagLen)
 		out, pn, err = s.link.seal(buf[:start], buf[start+record.StreamHeaderLen:])
+	}
+	if err == nil && s.detached != nil {
+		// The detached DATA: sealed from the send log, no copy before.
+		out, _, err = s.link.seal(out, s.detached)
+		s.detached = nil
+		s.ep.stats.recordsSent.Add(1)
 	}
 	if err != nil {
 		s.link.fail(fmt.Errorf("endpoint: seal: %w", err))
@@ -437,6 +461,12 @@ func (s *session) logEnd() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.end
+}
+
+// onDetached takes the detached DATA of the previous record.
+func (s *session) onDetached(off uint64, data []byte) error {
+	s.ep.stats.recordsRecv.Add(1)
+	return s.onData(off, data)
 }
 
 // onData takes bytes of the peer's log in order (stream links deliver

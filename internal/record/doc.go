@@ -52,9 +52,15 @@
 //	CLOSE  if flags&0x40: uvarint code, uvarint reasonLen (<= 256),
 //	                      reasonLen bytes
 //	DATA   if flags&0x01: uvarint offset, then every remaining byte of the
-//	                      body: log bytes offset .. offset+n-1 (n >= 1)
+//	                      body: log bytes offset .. offset+n-1 (n >= 1);
+//	                      or, if flags&0x80 (detached), uvarint n
+//	                      (1 to MaxPlaintext), the n log bytes being the
+//	                      whole plaintext of the next stream record
 //
-// Bit 0x80 is reserved and must be 0. A body with no section (flags 0) is
+// A detached DATA section lets a sender seal log bytes straight from its
+// send log, without first copying them behind a frame header: the record
+// after it has no header byte and is never compressed. Bit 0x80 without
+// DATA is an error. A body with no section (flags 0) is
 // valid and empty. Bytes left after the last section, with DATA absent, are
 // an error; so are an empty DATA section and offset+n above 2^64-1.
 //

@@ -15,7 +15,12 @@ const (
 	FlagPong     = 0x10
 	FlagHello    = 0x20
 	FlagClose    = 0x40
-	flagReserved = 0x80
+	// FlagDetached marks a DATA section that holds only its offset and
+	// length: its bytes are the whole plaintext of the next record on the
+	// stream (no header byte, never compressed). A sender seals them
+	// straight from its send log instead of copying them into a frame
+	// first. Stream records only; set only together with FlagData.
+	FlagDetached = 0x80
 )
 
 // Limits of the frame format.
@@ -119,11 +124,16 @@ type Frame struct {
 	HasClose bool
 	Close    Close
 
-	// DataOffset is the send-log offset of Data[0].
+	// DataOffset is the send-log offset of Data[0] (or of the detached
+	// bytes).
 	DataOffset uint64
 	// Data is a chunk of the send log. After ParseFrame it aliases the
 	// parsed body.
 	Data []byte
+	// Detached, when above 0, is the length of a detached DATA chunk (see
+	// FlagDetached): Data is empty and the next record carries the bytes.
+	// At most MaxPlaintext.
+	Detached int
 }
 
 // Per-section worst-case sizes, for MaxOverhead.
@@ -150,6 +160,9 @@ const MaxOverhead = 1 + 1 + maxSectionsLn + maxVarint
 // the largest DATA chunk for a plaintext limit is limit-f.Overhead().
 func (f *Frame) Overhead() int {
 	n := 1 + 1 + uvarintLen(f.DataOffset)
+	if f.Detached > 0 {
+		n += uvarintLen(uint64(f.Detached))
+	}
 	if f.HasHello {
 		n += SessionIDLen + uvarintLen(f.Hello.RecvOffset) + uvarintLen(f.Hello.MaxMessageBytes)
 	}
@@ -201,6 +214,14 @@ func (f *Frame) Validate() error {
 	if uint64(len(f.Data)) > math.MaxUint64-f.DataOffset {
 		return malformed("DATA offset %d plus length %d overflows", f.DataOffset, len(f.Data))
 	}
+	if f.Detached != 0 {
+		if f.Detached < 0 || f.Detached > MaxPlaintext || len(f.Data) > 0 {
+			return malformed("detached DATA of %d bytes (with %d inline): want 1 to %d, none inline", f.Detached, len(f.Data), MaxPlaintext)
+		}
+		if uint64(f.Detached) > math.MaxUint64-f.DataOffset {
+			return malformed("DATA offset %d plus length %d overflows", f.DataOffset, f.Detached)
+		}
+	}
 	return nil
 }
 
@@ -221,7 +242,9 @@ func (a *PNAck) validate() error {
 }
 
 // AppendFrame appends the body encoding of f (the flags byte, then each
-// present section, DATA last) to dst and returns the extended slice.
+// present section, DATA last) to dst and returns the extended slice. A
+// detached DATA section (f.Detached > 0) is its offset and length; the
+// caller seals the bytes as the next record.
 //
 // f must be valid (see Validate): an invalid frame is a bug in the caller,
 // not bad input, and AppendFrame panics on it rather than put bytes on the
@@ -254,7 +277,10 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(f.Close.Reason)))
 		dst = append(dst, f.Close.Reason...)
 	}
-	if len(f.Data) > 0 {
+	if f.Detached > 0 {
+		dst = binary.AppendUvarint(dst, f.DataOffset)
+		dst = binary.AppendUvarint(dst, uint64(f.Detached))
+	} else if len(f.Data) > 0 {
 		dst = binary.AppendUvarint(dst, f.DataOffset)
 		dst = append(dst, f.Data...)
 	}
@@ -283,6 +309,9 @@ func (f *Frame) flags() byte {
 	}
 	if len(f.Data) > 0 {
 		fl |= FlagData
+	}
+	if f.Detached > 0 {
+		fl |= FlagData | FlagDetached
 	}
 	return fl
 }

@@ -74,6 +74,36 @@ func TestFrameWireBytes(t *testing.T) {
 	}
 }
 
+// TestDetachedRoundTrip: a detached DATA section is its offset and length;
+// Overhead counts the length.
+func TestDetachedRoundTrip(t *testing.T) {
+	f := Frame{HasAck: true, Ack: Ack{300, 1}, DataOffset: 1 << 20, Detached: MaxPlaintext}
+	body := AppendFrame(nil, &f)
+	want := cat(
+		[]byte{FlagData | FlagAck | FlagDetached, 0xac, 0x02, 0x01},
+		binary.AppendUvarint(nil, 1<<20), binary.AppendUvarint(nil, MaxPlaintext))
+	if !bytes.Equal(body, want) {
+		t.Fatalf("AppendFrame = % x, want % x", body, want)
+	}
+	if got := 1 + len(body); got != f.Overhead() {
+		t.Fatalf("plaintext of %d bytes, Overhead %d", got, f.Overhead())
+	}
+	var g Frame
+	if err := ParseFrame(body, &g); err != nil {
+		t.Fatal(err)
+	}
+	if !framesEqual(&f, &g) {
+		t.Fatalf("parsed %+v, want %+v", g, f)
+	}
+	for _, bad := range []Frame{{Detached: -1}, {Detached: MaxPlaintext + 1}, {Detached: 1, Data: []byte("x")}} {
+		if err := bad.Validate(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Validate(detached %d, %d inline) = %v, want ErrMalformed", bad.Detached, len(bad.Data), err)
+		}
+	}
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
 // TestDocExample checks the worked example in doc.go.
 func TestDocExample(t *testing.T) {
 	f := Frame{HasAck: true, Ack: Ack{300, 1}, HasPing: true, Ping: 7, DataOffset: 5, Data: []byte("\x01h")}
@@ -85,7 +115,6 @@ func TestDocExample(t *testing.T) {
 
 func TestParseFrameMalformed(t *testing.T) {
 	uv := func(v uint64) []byte { return binary.AppendUvarint(nil, v) }
-	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	b := func(bs ...byte) []byte { return bs }
 	overlong := bytes.Repeat([]byte{0xff}, 11)
 	tests := []struct {
@@ -94,7 +123,12 @@ func TestParseFrameMalformed(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty frame body"},
-		{"reserved flag", b(0x80), "reserved flag 0x80"},
+		{"detached without data", b(FlagDetached), "detached flag 0x80 without DATA"},
+		{"detached no length", b(FlagData|FlagDetached, 3), "detached DATA length truncated"},
+		{"detached zero", b(FlagData|FlagDetached, 3, 0), "detached DATA length 0: want 1 to 65519"},
+		{"detached too long", cat(b(FlagData|FlagDetached, 3), uv(MaxPlaintext+1)), "detached DATA length 65520: want 1 to 65519"},
+		{"detached overflow", cat(b(FlagData|FlagDetached), uv(math.MaxUint64), b(1)), "DATA offset 18446744073709551615 plus length 1 overflows"},
+		{"detached trailing", b(FlagData|FlagDetached, 3, 1, 'x'), "1 trailing bytes"},
 		{"hello short id", b(FlagHello, 1, 2, 3), "HELLO session id truncated: 3 of 16"},
 		{"hello no offset", cat(b(FlagHello), make([]byte, 16)), "HELLO recv offset truncated"},
 		{"hello no max", cat(b(FlagHello), make([]byte, 16), b(0)), "HELLO max message bytes truncated"},

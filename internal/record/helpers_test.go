@@ -116,5 +116,5 @@ func framesEqual(a, b *Frame) bool {
 		a.HasPing == b.HasPing && a.Ping == b.Ping &&
 		a.HasPong == b.HasPong && a.Pong == b.Pong &&
 		a.HasClose == b.HasClose && a.Close.Code == b.Close.Code && bytes.Equal(a.Close.Reason, b.Close.Reason) &&
-		a.DataOffset == b.DataOffset && bytes.Equal(a.Data, b.Data)
+		a.DataOffset == b.DataOffset && bytes.Equal(a.Data, b.Data) && a.Detached == b.Detached
 }

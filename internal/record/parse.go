@@ -16,8 +16,8 @@ func ParseFrame(body []byte, f *Frame) error {
 		return malformed("empty frame body")
 	}
 	fl := body[0]
-	if fl&flagReserved != 0 {
-		return malformed("reserved flag 0x%02x set in flags 0x%02x", flagReserved, fl)
+	if fl&FlagDetached != 0 && fl&FlagData == 0 {
+		return malformed("detached flag 0x%02x without DATA in flags 0x%02x", FlagDetached, fl)
 	}
 	r := reader{b: body[1:]}
 	if fl&FlagHello != 0 {
@@ -47,7 +47,9 @@ func ParseFrame(body []byte, f *Frame) error {
 		f.HasClose = true
 		r.close(&f.Close)
 	}
-	if fl&FlagData != 0 {
+	if fl&FlagDetached != 0 {
+		r.detached(f)
+	} else if fl&FlagData != 0 {
 		r.data(f)
 	}
 	if r.err == nil && len(r.b) > 0 {
@@ -68,7 +70,7 @@ func (f *Frame) reset() {
 	f.HasPing, f.Ping = false, 0
 	f.HasPong, f.Pong = false, 0
 	f.HasClose, f.Close = false, Close{}
-	f.DataOffset, f.Data = 0, nil
+	f.DataOffset, f.Data, f.Detached = 0, nil, 0
 }
 
 // reader consumes a body. After the first error every read returns zero and
@@ -179,4 +181,23 @@ func (r *reader) data(f *Frame) {
 	}
 	f.DataOffset, f.Data = off, r.b[:len(r.b):len(r.b)]
 	r.b = nil
+}
+
+// detached reads a detached DATA section: offset and length, the bytes
+// following as the next record.
+func (r *reader) detached(f *Frame) {
+	off := r.uvarint("DATA offset")
+	n := r.uvarint("detached DATA length")
+	if r.err != nil {
+		return
+	}
+	if n == 0 || n > MaxPlaintext {
+		r.err = malformed("detached DATA length %d: want 1 to %d", n, MaxPlaintext)
+		return
+	}
+	if n > math.MaxUint64-off {
+		r.err = malformed("DATA offset %d plus length %d overflows", off, n)
+		return
+	}
+	f.DataOffset, f.Detached = off, int(n)
 }
