@@ -303,3 +303,21 @@ func (p *rawPeer) repeatUntilClosed(w *badWorld, what string, next func() []byte
 		}
 	}
 }
+
+// badDetachedMismatch: a frame announces 64 bytes of detached DATA and the
+// record after it holds fewer. The connection closes with a protocol
+// error; what came before was delivered.
+func badDetachedMismatch(w *badWorld, id byte) {
+	s, ep := w.rawSession(id)
+	s.deliver(w, ep, []byte("before"))
+	before := ep.Stats().BadRecords
+	hdr := s.seal(&record.Frame{DataOffset: s.off, Detached: 64})
+	data, err := s.sseal.Seal(nil, appendMessage([]byte("short")))
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	s.p.mustWrite(append(hdr, data...))
+	w.closedBy(s.p, "detached DATA shorter than announced")
+	w.badRecordsGrow(ep, before, "detached DATA shorter than announced")
+	w.expectDelivered(ep, "before")
+}

@@ -199,6 +199,7 @@ var badCases = []badCase{
 	{name: "FlippedCiphertextBit", stream: badFlippedBit, datagram: badFlippedBitPackets},
 	{name: "ReplayedRecord", stream: badReplayedRecord, datagram: badReplayedPacket},
 	{name: "MessageLengthAboveMax", stream: badMessageAboveMax, datagram: badMessageAboveMax},
+	{name: "DetachedDataMismatch", stream: badDetachedMismatch},
 }
 
 // testBadInput runs every bad-input case that applies to the transport,
