@@ -402,6 +402,14 @@ func (l *link) writev(bufs [][]byte) error {
 	return l.conn.Writev(bufs)
 }
 
+// OnWritable implements transport.WritableHandler: the transport's buffer
+// drained, so DATA held back in the send log (session.holdData) goes out.
+func (l *link) OnWritable(transport.Conn) {
+	if l.phase == phaseAttached && l.sess != nil && l.sess.link == l {
+		l.sess.flush()
+	}
+}
+
 // OnClose implements transport.Handler.
 func (l *link) OnClose(c transport.Conn, err error) {
 	if l.conn == nil { // a dialed link learns its conn with its first event

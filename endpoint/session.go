@@ -227,6 +227,9 @@ func (s *session) flush() {
 		end := l.end
 		l.mu.Unlock()
 		limit := min(end, s.peerWindow)
+		if s.holdData() {
+			limit = min(limit, s.sent)
+		}
 		if s.sent >= limit && !s.ackDue && !s.pongDue && len(s.dg.retx) == 0 {
 			break
 		}
@@ -250,6 +253,14 @@ func (s *session) flush() {
 	if s.closing {
 		s.maybeFinishClose()
 	}
+}
+
+// holdData reports whether new DATA waits in the send log for now: while
+// a stream transport still buffers bytes of earlier writes (the socket is
+// full), more records would only be copied into its buffer, and the log
+// keeps them anyway. The link's OnWritable flushes again.
+func (s *session) holdData() bool {
+	return !s.link.datagram && s.link.conn.Buffered() > 0
 }
 
 // fillData puts the next chunk of log bytes into f; it reports whether it
