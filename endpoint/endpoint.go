@@ -381,10 +381,12 @@ var errRecvClosed = fmt.Errorf("endpoint: recv queue closed")
 
 func (q *recvQueue) init(on bool) { q.on = on; q.notify = make(chan struct{}, 1) }
 
-func (q *recvQueue) push(msg []byte) {
-	cp := getMsg(msg)
+func (q *recvQueue) push(msg []byte) { q.pushOwned(getMsg(msg)) }
+
+// pushOwned queues msg itself: the queue, then Recv's caller, owns it.
+func (q *recvQueue) pushOwned(msg []byte) {
 	q.mu.Lock()
-	q.msgs = append(q.msgs, cp)
+	q.msgs = append(q.msgs, msg)
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:

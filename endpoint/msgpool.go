@@ -3,6 +3,8 @@ package endpoint
 import (
 	"math/bits"
 	"sync"
+
+	"github.com/weftnet/weft/internal/record"
 )
 
 // Messages that Recv returns come from pools by power-of-two size class,
@@ -11,10 +13,15 @@ import (
 // whose pauses then show in every endpoint's latency).
 const (
 	minMsgClass = 6  // 64-byte buffers at least
-	maxMsgClass = 26 // the largest pooled buffer is 64 MiB (MaxMessageBytes' limit)
+	maxMsgClass = 18 // 256 KiB: larger ones come from record.GetBuf
 )
 
 var msgPools [maxMsgClass + 1]sync.Pool
+
+// bigMsg: messages above it share the record layer's pools with the
+// reassembler (record.GetBuf), which hands such messages over to Recv
+// without a copy (record.Reassembler.Keep).
+const bigMsg = 256 << 10
 
 // getMsg returns a buffer holding a copy of msg.
 func getMsg(msg []byte) []byte {
@@ -22,10 +29,10 @@ func getMsg(msg []byte) []byte {
 	if n == 0 {
 		return nil
 	}
-	c := max(bits.Len(uint(n-1)), minMsgClass)
-	if c > maxMsgClass {
-		return append([]byte(nil), msg...)
+	if n > bigMsg {
+		return append(record.GetBuf(n), msg...)
 	}
+	c := max(bits.Len(uint(n-1)), minMsgClass)
 	var b []byte
 	if v := msgPools[c].Get(); v != nil {
 		b = (*v.(*[]byte))[:n]
@@ -39,6 +46,10 @@ func getMsg(msg []byte) []byte {
 // putMsg takes back a buffer getMsg made; others are left to the garbage
 // collector.
 func putMsg(b []byte) {
+	if cap(b) > bigMsg {
+		record.PutBuf(b)
+		return
+	}
 	c := bits.Len(uint(cap(b) - 1))
 	if cap(b) == 0 || cap(b) != 1<<c || c < minMsgClass || c > maxMsgClass {
 		return

@@ -64,8 +64,8 @@ type session struct {
 	// detached: the log bytes of the frame being emitted, sealed as their
 	// own record after it (link.detach).
 	detached []byte
-	pt    []byte       // scratch plaintext
-	out   []byte       // records batched for one Write
+	pt       []byte // scratch plaintext
+	out      []byte // records batched for one Write
 	// Datagram links: where each datagram in out ends, and the views of
 	// out handed to Writev.
 	pktEnds []int
@@ -521,7 +521,11 @@ func (s *session) deliver(msg []byte) error {
 		s.consumed = s.reasm.Delivered()
 		return nil
 	}
-	s.ep.recvQ.push(msg)
+	if s.reasm.Keep() {
+		s.ep.recvQ.pushOwned(msg) // a large message: no copy
+	} else {
+		s.ep.recvQ.push(msg)
+	}
 	return nil
 }
 

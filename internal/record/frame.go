@@ -8,13 +8,13 @@ import (
 // Section flags: bits of the first byte of a frame body. The sections follow
 // in the order HELLO, ACK, PNACK, PING, PONG, CLOSE, DATA (not bit order).
 const (
-	FlagData     = 0x01
-	FlagAck      = 0x02
-	FlagPNAck    = 0x04
-	FlagPing     = 0x08
-	FlagPong     = 0x10
-	FlagHello    = 0x20
-	FlagClose    = 0x40
+	FlagData  = 0x01
+	FlagAck   = 0x02
+	FlagPNAck = 0x04
+	FlagPing  = 0x08
+	FlagPong  = 0x10
+	FlagHello = 0x20
+	FlagClose = 0x40
 	// FlagDetached marks a DATA section that holds only its offset and
 	// length: its bytes are the whole plaintext of the next record on the
 	// stream (no header byte, never compressed). A sender seals them

@@ -45,6 +45,8 @@ type Reassembler struct {
 	need   uint64
 
 	buf []byte // body bytes of a message that spans chunks
+	// inBuf: deliver is running on a message in buf; kept: it called Keep.
+	inBuf, kept bool
 
 	delivered uint64
 	messages  uint64
@@ -170,7 +172,7 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 		return b[r.need:], r.complete(msg, deliver)
 	}
 	if r.buf == nil || cap(r.buf) < int(r.need) {
-		r.buf = getBuf(int(r.need))
+		r.buf = GetBuf(int(r.need))
 	}
 	k := min(r.need-uint64(len(r.buf)), uint64(len(b)))
 	r.buf = append(r.buf, b[:k]...)
@@ -178,14 +180,33 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 	if uint64(len(r.buf)) < r.need {
 		return b, nil
 	}
+	r.inBuf = true
 	err := r.complete(r.buf, deliver)
-	if cap(r.buf) > retainBufBytes {
-		putBuf(r.buf) // large buffers go back to a shared pool, not kept here
+	r.inBuf = false
+	switch {
+	case r.kept:
+		r.kept, r.buf = false, nil // deliver owns it now
+	case cap(r.buf) > retainBufBytes:
+		PutBuf(r.buf) // large buffers go back to a shared pool, not kept here
 		r.buf = nil
-	} else {
+	default:
 		r.buf = r.buf[:0]
 	}
 	return b, err
+}
+
+// Keep, called from deliver, hands the message being delivered over to
+// the caller when it lies in a large buffer of the Reassembler's own (a
+// message above 256 KiB that spanned chunks): it returns true, and the
+// message stays valid after deliver returns, for the caller to keep (and
+// give back with PutBuf when done, optionally). Otherwise it returns false
+// and the message is valid only during deliver, as always.
+func (r *Reassembler) Keep() bool {
+	if !r.inBuf || cap(r.buf) <= retainBufBytes {
+		return false
+	}
+	r.kept = true
+	return true
 }
 
 // Buffers for messages larger than retainBufBytes come from pools by
@@ -194,7 +215,9 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 // none.
 var bigBufs [27]sync.Pool // class c holds buffers of capacity 1<<c
 
-func getBuf(n int) []byte {
+// GetBuf returns an empty buffer with room for n bytes: above 256 KiB from
+// the pool of large message buffers, below it a new one.
+func GetBuf(n int) []byte {
 	if n <= retainBufBytes {
 		return make([]byte, 0, n)
 	}
@@ -205,10 +228,12 @@ func getBuf(n int) []byte {
 	return make([]byte, 0, 1<<c)
 }
 
-func putBuf(b []byte) {
+// PutBuf gives back a buffer GetBuf returned (or Keep handed over) for
+// reuse. Others, and small ones, are left to the garbage collector.
+func PutBuf(b []byte) {
 	c := bits.Len(uint(cap(b) - 1))
-	if cap(b) != 1<<c || c >= len(bigBufs) {
-		return // not from getBuf
+	if cap(b) <= retainBufBytes || cap(b) != 1<<c || c >= len(bigBufs) {
+		return // not from GetBuf's pools
 	}
 	b = b[:0]
 	bigBufs[c].Put(&b)

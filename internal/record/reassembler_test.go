@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -224,5 +225,46 @@ func TestMessageOverhead(t *testing.T) {
 		if got, want := MessageOverhead(n), len(binary.AppendUvarint(nil, uint64(n))); got != want {
 			t.Errorf("MessageOverhead(%d) = %d, want %d", n, got, want)
 		}
+	}
+}
+
+// TestReassemblerKeep: Keep hands over only a large message assembled in
+// the Reassembler's own buffer; a kept message stays intact while later
+// ones are assembled.
+func TestReassemblerKeep(t *testing.T) {
+	r, err := NewReassembler(4 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("kept"), (1<<20)/4)
+	small := []byte("small")
+	var log []byte
+	log = AppendMessage(log, big)
+	log = AppendMessage(log, small)
+	log = AppendMessage(log, bytes.Repeat([]byte("next"), (1<<20)/4))
+	var kept [][]byte
+	var keeps []bool
+	for len(log) > 0 {
+		k := min(len(log), 64<<10) // big messages span chunks
+		if err := r.Feed(log[:k], func(msg []byte) error {
+			ok := r.Keep()
+			keeps = append(keeps, ok)
+			if ok {
+				kept = append(kept, msg)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		log = log[k:]
+	}
+	if want := []bool{true, false, true}; !slices.Equal(keeps, want) {
+		t.Fatalf("Keep returned %v, want %v", keeps, want)
+	}
+	if !bytes.Equal(kept[0], big) {
+		t.Fatal("the first kept message changed while the next was assembled")
+	}
+	if r.Keep() {
+		t.Fatal("Keep outside deliver returned true")
 	}
 }
