@@ -94,5 +94,9 @@
 // a reader goroutine (an accepted one reads on the host's handler
 // goroutine) and, while it has bytes to send, a writer goroutine; they
 // hand bytes to and take bytes from the connection's driver worker, which
-// runs every callback. Handlers see the transport contract unchanged.
+// runs every callback (internal/goconn, shared with transport/quic). A
+// Write copies into the writer's outbox once; a read buffer goes to the
+// worker whole, not copied. A libp2p stream has no write that cannot
+// block, so, unlike QUIC's, even a small Write goes through the writer.
+// Handlers see the transport contract unchanged.
 package libp2p

@@ -62,6 +62,13 @@ func (r *recorder) OnClose(_ transport.Conn, err error) {
 	close(r.closed)
 }
 
+// snapshot returns what has arrived so far.
+func (r *recorder) snapshot() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.data)
+}
+
 // waitBytes waits until want has arrived.
 func (r *recorder) waitBytes(t *testing.T, want []byte) {
 	t.Helper()

@@ -182,40 +182,27 @@ func (l *listener) handle(st network.Stream) {
 		return
 	}
 	w := l.d.Pick()
-	c := newConn(t, st, remote, w)
+	c, err := newConn(t, st, remote, w)
+	if err != nil {
+		l.exit()
+		_ = st.Reset()
+		return
+	}
 	w.Track(c)
-	if err := c.mb.Post(func() { c.runAccept(l) }); err != nil {
+	if err := c.Post(func() { c.runAccept(l) }); err != nil {
 		l.exit()
 		w.Untrack(c)
 		_ = st.Reset()
 		return
 	}
-	c.readLoop()
+	c.ReadLoop()
 }
 
-// runAccept is the first task of an accepted connection.
+// runAccept is the first task of an accepted connection. A refused
+// connection closes its stream: the dialer's OnClose gets io.EOF.
 func (c *conn) runAccept(l *listener) {
 	defer l.exit()
-	if c.finished {
-		return
-	}
-	h := l.accept(c)
-	if h == nil {
-		c.refuse()
-		return
-	}
-	c.setHandler(h)
-}
-
-// refuse ends an accepted connection without telling its (absent)
-// handler, and closes the stream: the dialer's OnClose gets io.EOF.
-func (c *conn) refuse() {
-	c.finished = true
-	c.localClose.Store(true)
-	c.in.kill()
-	c.mb.Close()
-	c.w.Untrack(c)
-	if c.out.close() {
-		go c.writeLoop()
+	if c.Accept(l.accept) {
+		_ = c.Close()
 	}
 }

@@ -133,10 +133,14 @@ func (t *Transport) Dial(ctx context.Context, addr ma.Multiaddr, w *driver.Worke
 	if err != nil {
 		return fail(dialError(ctx, err))
 	}
-	c := newConn(t, st, remote, w)
-	c.setHandler(h)
+	c, err := newConn(t, st, remote, w)
+	if err != nil {
+		_ = st.Reset()
+		return fail(err)
+	}
+	c.SetHandler(h)
 	w.Track(c)
-	go c.readLoop()
+	go c.ReadLoop()
 	return c, nil
 }
 

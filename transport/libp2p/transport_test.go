@@ -250,7 +250,20 @@ func TestResetKeepsConnection(t *testing.T) {
 		}
 		conns, recs = append(conns, c), append(recs, r)
 	}
+	// The accept callbacks of the two streams may run in either order (on
+	// two workers): tell the accepted ends apart by a first byte.
 	a0, a1 := next(t, acc), next(t, acc)
+	write(t, conns[0], []byte("0"))
+	write(t, conns[1], []byte("1"))
+	for deadline := time.Now().Add(waitTimeout); len(a0.r.snapshot()) == 0 || len(a1.r.snapshot()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first bytes did not arrive in %v", waitTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if string(a0.r.snapshot()) == "1" {
+		a0, a1 = a1, a0
+	}
 	if err := libp2p.Reset(conns[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +274,7 @@ func TestResetKeepsConnection(t *testing.T) {
 		t.Errorf("peer of the reset end: OnClose(%v); want ErrReset", err)
 	}
 	write(t, conns[1], []byte("still here"))
-	a1.r.waitBytes(t, []byte("still here"))
+	a1.r.waitBytes(t, []byte("1still here"))
 	if n := len(cli.Host().Network().ConnsToPeer(srv.Host().ID())); n != 1 {
 		t.Errorf("%d libp2p connections to the server after the reset; want 1", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	quicgo "github.com/quic-go/quic-go"
 
+	"github.com/weftnet/weft/bench"
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/endpoint"
 	"github.com/weftnet/weft/internal/handshake"
@@ -194,4 +196,47 @@ func rawPair(b *testing.B) (srv, cli *quicgo.Conn) {
 		b.Fatal(err)
 	}
 	return <-accepted, cli
+}
+
+// BenchmarkCell measures cells of the bench harness (weft bench) in this
+// process, weft over this transport beside raw quic-go, b.N messages (or
+// round trips) each: a way to profile the cells the report compares.
+// ns/op is per message, cpu-ns/op the process's CPU time per message
+// (set-up included; it varies less than rates on a shared machine);
+// ping-pong also reports its p50 and p99.
+//
+//	go test -run X -bench Cell -benchtime 20000x -count 5 ./transport/quic/
+func BenchmarkCell(b *testing.B) {
+	variants := []bench.Variant{
+		{System: bench.Weft, Transport: "quic", Security: bench.Secure},
+		{System: bench.QUICGo, Transport: "quic", Security: bench.TLS},
+	}
+	cells := []struct {
+		scenario string
+		size     int
+	}{{bench.PingPong, 64}, {bench.Throughput, 64}, {bench.Throughput, 1 << 20}}
+	for _, c := range cells {
+		for _, v := range variants {
+			name := c.scenario + "-" + bench.SizeName(c.size) + "/" + strings.ReplaceAll(v.String(), " ", "-")
+			b.Run(name, func(b *testing.B) { benchCell(b, bench.Cell{Scenario: c.scenario, Variant: v, Size: c.size}) })
+		}
+	}
+}
+
+func benchCell(b *testing.B, cell bench.Cell) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cpu0 := cpuTime()
+	s, err := bench.Measure(ctx, cell, bench.Limits{Count: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(max(s.Msgs, 1)), "cpu-ns/op")
+	b.ReportMetric(float64(s.Elapsed.Nanoseconds())/float64(max(s.Msgs, 1)), "ns/op")
+	if cell.Scenario == bench.PingPong {
+		b.ReportMetric(float64(s.P50.Nanoseconds())/1e3, "p50-µs")
+		b.ReportMetric(float64(s.P99.Nanoseconds())/1e3, "p99-µs")
+	} else {
+		b.ReportMetric(float64(s.Msgs)*float64(cell.Size)/s.Elapsed.Seconds()/1e6, "MB/s")
+	}
 }

@@ -63,13 +63,17 @@
 // unidirectional streams; anything else is a protocol error.
 //
 // quic-go runs its goroutines (per socket, per connection). Each
-// connection adds a reader goroutine, which reads the stream into an inbox
-// of at most RecvBufferBytes and posts one drain per burst to the
+// connection adds a reader goroutine, which hands its read buffers to an
+// inbox of at most RecvBufferBytes and posts one drain per burst to the
 // connection's mailbox (driver.Mailbox: the handler runs on the owning
 // worker, across moves), and a writer goroutine while there is something
-// to send, which hands the outbox to the stream in 64 KiB chunks. Write on
-// the worker only copies into the outbox. Buffered counts what quic-go has
-// not taken beyond SendBufferBytes, like a kernel socket buffer; a move
+// to send, which hands the outbox to the stream in 64 KiB chunks (the
+// machinery is internal/goconn's, shared with transport/libp2p). Write on
+// the worker copies into the outbox, unless it is small (up to 1 KiB) and
+// nothing is queued before it: then it goes to quic-go at once
+// (Stream.TryWriteAll, which never blocks), so a request or a reply skips
+// the writer goroutine. Buffered counts what quic-go has not taken beyond
+// SendBufferBytes, like a kernel socket buffer; a move
 // freezes and thaws the mailbox and needs nothing else, as no socket
 // belongs to a worker. Dials share one UDP socket per address family,
 // opened with the first dialed connection and closed with the last; a

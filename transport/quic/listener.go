@@ -201,9 +201,15 @@ func (l *listener) setup(qc *quicgo.Conn) {
 		return
 	}
 	w := l.d.Pick()
-	c := newConn(l.t, qc, st, w, peer, l.done)
+	c, err := newConn(l.t, qc, st, w, peer, l.done)
+	if err != nil {
+		l.exit()
+		_ = qc.CloseWithError(codeReset, err.Error())
+		l.done()
+		return
+	}
 	w.Track(c)
-	if err := c.postTask(func() { c.runAccept(l) }); err != nil {
+	if err := c.Post(func() { c.runAccept(l) }); err != nil {
 		l.exit()
 		w.Untrack(c)
 		_ = qc.CloseWithError(codeRefused, "driver closed")
@@ -246,24 +252,14 @@ func (l *listener) openStream(qc *quicgo.Conn) (*quicgo.Stream, identity.PeerID,
 // runAccept is the first task of an accepted connection.
 func (c *conn) runAccept(l *listener) {
 	defer l.exit()
-	if c.finished {
-		return
-	}
-	h := l.accept(c)
-	if h == nil {
+	if c.Accept(l.accept) {
 		c.refuse()
-		return
 	}
-	c.setHandler(h)
 }
 
-// refuse ends an accepted connection without telling its (absent)
-// handler; the dialer's OnClose gets io.EOF.
+// refuse ends a connection its accept function refused; the dialer's
+// OnClose gets io.EOF.
 func (c *conn) refuse() {
-	c.finished = true
-	c.in.kill()
-	c.out.stop()
-	c.mb.Close()
-	c.w.Load().Untrack(c)
+	c.StopOutput()
 	go func() { _ = c.qc.CloseWithError(codeRefused, "refused") }()
 }

@@ -255,8 +255,11 @@ func (t *Transport) dialed(qc *quicgo.Conn, slot *peerSlot, w *driver.Worker, h 
 	if err != nil {
 		return nil, fmt.Errorf("quic: open stream: %w", err)
 	}
-	c := newConn(t, qc, st, w, peer, release)
-	c.setHandler(h)
+	c, err := newConn(t, qc, st, w, peer, release)
+	if err != nil {
+		return nil, err
+	}
+	c.SetHandler(h)
 	w.Track(c)
 	c.start(true)
 	return c, nil

@@ -1,6 +1,6 @@
 //go:build !race
 
-package quic
+package goconn
 
 // ioRelease and ioAcquire are no-ops without the race detector; see
 // race_on.go.
