@@ -72,6 +72,13 @@ func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 			return unix.EpollWait(p.fd, events, msec)
 		}
 	}
+	if msec == 0 {
+		// After a busy round: let goroutines this round made runnable (a
+		// Recv caller, say) run first, as gnet's loop does before it
+		// sleeps; what they post is then ready when the poll below runs,
+		// and the loop need not park and wake again for it.
+		runtime.Gosched()
+	}
 	var n int
 	var err error
 	if rerr := p.rc.Read(func(fd uintptr) bool {
