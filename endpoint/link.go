@@ -262,6 +262,7 @@ func (l *link) established(res *handshake.Result) {
 	} else {
 		l.sSeal = record.NewStreamSealer(res.Send)
 		l.sOpen = record.NewStreamOpener(res.Recv)
+		l.sOpen.Into = l.detachedRoom
 		l.detach = res.Send != nil && !res.Compression
 	}
 	if l.initiator {
@@ -337,6 +338,20 @@ func (l *link) deliver(pt []byte) error {
 		l.sess.dg.onPacketReceived(l.pn, eliciting)
 	}
 	return nil
+}
+
+// detachedRoom lets the opener decrypt detached DATA straight into the
+// message the reassembler is assembling, when the bytes are the next ones
+// it expects and all belong to that message's body (record.Reassembler.Room).
+func (l *link) detachedRoom(n int) []byte {
+	if l.detN != n || l.phase != phaseAttached {
+		return nil
+	}
+	s := l.sess
+	if s == nil || s.link != l || l.detOff != s.recvd || s.recvd+uint64(n) > s.windowSent {
+		return nil // a resumed prefix or an overrun: the usual path decides
+	}
+	return s.reasm.Room(n)
 }
 
 // deliverDetached hands the session the DATA bytes the previous record

@@ -175,7 +175,11 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 		r.buf = GetBuf(int(r.need))
 	}
 	k := min(r.need-uint64(len(r.buf)), uint64(len(b)))
-	r.buf = append(r.buf, b[:k]...)
+	if r.inRoom(b) {
+		r.buf = r.buf[:len(r.buf)+int(k)] // written in place (Room)
+	} else {
+		r.buf = append(r.buf, b[:k]...)
+	}
 	b = b[k:]
 	if uint64(len(r.buf)) < r.need {
 		return b, nil
@@ -193,6 +197,24 @@ func (r *Reassembler) body(b []byte, deliver func([]byte) error) ([]byte, error)
 		r.buf = r.buf[:0]
 	}
 	return b, err
+}
+
+// Room returns where the next n log bytes go when all of them belong to
+// the body of a message being assembled in the Reassembler's own buffer
+// (one that spans chunks): an empty slice with room for n bytes. A caller
+// that writes the bytes there and feeds that very slice saves their copy.
+// Otherwise Room returns nil and the bytes are fed as usual.
+func (r *Reassembler) Room(n int) []byte {
+	if r.err != nil || !r.inBody || n <= 0 || uint64(len(r.buf))+uint64(n) > r.need || uint64(cap(r.buf)) < r.need {
+		return nil
+	}
+	return r.buf[len(r.buf) : len(r.buf) : len(r.buf)+n]
+}
+
+// inRoom reports whether b starts where Room pointed: bytes already in
+// place.
+func (r *Reassembler) inRoom(b []byte) bool {
+	return len(b) > 0 && cap(r.buf) > len(r.buf) && &b[0] == &r.buf[:len(r.buf)+1][len(r.buf)]
 }
 
 // Keep, called from deliver, hands the message being delivered over to

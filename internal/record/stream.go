@@ -74,6 +74,13 @@ func (s *StreamSealer) Seal(dst, plaintext []byte) ([]byte, error) {
 // A record that fails authentication (tampered, replayed, reordered, or one
 // before it was dropped) yields ErrAuth.
 type StreamOpener struct {
+	// Into, if set, is asked before each keyed record is decrypted, with
+	// its plaintext length n: it may return an empty slice with room for n
+	// bytes, and the record is decrypted there (fn then gets that slice)
+	// instead of into the opener's scratch buffer. nil: the scratch buffer.
+	// A record that fails authentication may leave bytes there.
+	Into func(n int) []byte
+
 	cs   *noise.CipherState // nil: plaintext mode
 	hdr  [StreamHeaderLen]byte
 	nhdr int    // length-prefix bytes of the partial record held in hdr
@@ -130,7 +137,11 @@ func (o *StreamOpener) feed(in []byte, fn func([]byte) error) error {
 		if in, done, err = o.fill(in); err != nil || !done {
 			return err
 		}
-		pt, err := o.open(o.buf[:0], o.buf) // in place
+		dst := o.buf[:0] // in place
+		if into := o.into(len(o.buf)); into != nil {
+			dst = into
+		}
+		pt, err := o.open(dst, o.buf)
 		o.nhdr, o.need = 0, 0
 		if err != nil {
 			return err
@@ -192,7 +203,22 @@ func (o *StreamOpener) openChunk(ciphertext []byte) ([]byte, error) {
 	if o.cs == nil {
 		return ciphertext, nil
 	}
+	if into := o.into(len(ciphertext)); into != nil {
+		return o.open(into, ciphertext)
+	}
 	return o.open(o.scratch(len(ciphertext)-TagLen), ciphertext)
+}
+
+// into returns Into's destination for a keyed record of n ciphertext bytes,
+// if it offers one with room for the plaintext.
+func (o *StreamOpener) into(n int) []byte {
+	if o.Into == nil || o.cs == nil {
+		return nil
+	}
+	if dst := o.Into(n - TagLen); cap(dst) >= n-TagLen {
+		return dst[:0]
+	}
+	return nil
 }
 
 // open returns the plaintext of ciphertext, appended to dst when keyed, and

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/flynn/noise"
 )
 
 // sealStream seals each plaintext into one stream.
@@ -228,5 +230,57 @@ func TestStreamSteadyStateAllocs(t *testing.T) {
 		if allocs > want {
 			t.Errorf("%s: seal+open: %v allocs, want <= %v", m.name, allocs, want)
 		}
+	}
+}
+
+// TestStreamOpenerInto: records decrypt into the buffer Into offers, for
+// records whole in a chunk and records split across chunks alike.
+func TestStreamOpenerInto(t *testing.T) {
+	send, recv := cipherPair(t, noise.CipherAESGCM)
+	s, o := NewStreamSealer(send), NewStreamOpener(recv)
+	dst := make([]byte, 0, MaxPlaintext)
+	asked := 0
+	o.Into = func(n int) []byte {
+		asked++
+		if n%2 == 0 {
+			return nil // odd lengths only: the others use the scratch buffer
+		}
+		return dst
+	}
+	var wire []byte
+	var want [][]byte
+	for i, n := range []int{1, 2, 1001, 40_000, 65_519, 3} {
+		pt := bytes.Repeat([]byte{byte(i + 1)}, n)
+		want = append(want, pt)
+		var err error
+		if wire, err = s.Seal(wire, pt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got [][]byte
+	into := 0
+	for len(wire) > 0 {
+		k := min(len(wire), 30_000) // splits the larger records
+		if err := o.Feed(wire[:k], func(pt []byte) error {
+			if len(pt) > 0 && &pt[0] == &dst[:1][0] {
+				into++
+			}
+			got = append(got, bytes.Clone(pt))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wire = wire[k:]
+	}
+	if len(got) != len(want) || asked != len(want) {
+		t.Fatalf("%d records, Into asked %d times; want %d", len(got), asked, len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if into != 4 { // 1, 1001, 65519, 3
+		t.Fatalf("%d records decrypted into Into's buffer, want 4", into)
 	}
 }
