@@ -44,6 +44,9 @@ type Cluster struct {
 	drivers  []*driver.Driver
 	nw       *mem.Network
 	received atomic.Uint64
+
+	bulkMu           sync.Mutex // Bulk-lane messages handled, and their bytes
+	bulkMsgs, bulkSz uint64
 }
 
 // Start builds the cluster and waits for the full mesh (or ctx).
@@ -129,6 +132,12 @@ func (c *Cluster) startHub(cfg Config, tr transport.Transport, listen ma.Multiad
 
 func (c *Cluster) handle(m *hub.Message) {
 	c.received.Add(1)
+	if m.Lane == hub.Bulk {
+		c.bulkMu.Lock()
+		c.bulkMsgs++
+		c.bulkSz += uint64(len(m.Payload))
+		c.bulkMu.Unlock()
+	}
 	if m.IsRequest() {
 		_ = m.Reply(context.Background(), nil)
 	}
@@ -166,6 +175,9 @@ type Rate struct {
 // MsgsPerSec returns delivered messages per second.
 func (r Rate) MsgsPerSec() float64 { return float64(r.Msgs) / r.Elapsed.Seconds() }
 
+// BytesPerSec returns delivered payload bytes per second.
+func (r Rate) BytesPerSec() float64 { return float64(r.Bytes) / r.Elapsed.Seconds() }
+
 // BroadcastRate has node 0 broadcast msgs messages of size bytes on lane
 // to every other member and measures until every copy was handled.
 func BroadcastRate(ctx context.Context, c *Cluster, lane hub.Lane, size, msgs int) (Rate, error) {
@@ -192,6 +204,16 @@ func BroadcastRate(ctx context.Context, c *Cluster, lane hub.Lane, size, msgs in
 type Latencies struct {
 	N             int
 	P50, P99, Max time.Duration
+	// Elapsed is the wall time of the calls, CPU the process's CPU time
+	// (user and system, every goroutine) meanwhile: zero where the
+	// platform does not report it. CPU/Elapsed near the machine's core
+	// count means the calls and whatever ran beside them had every core;
+	// well below it while a bulk stream runs means another process took
+	// cores, and latencies are not comparable with a quiet run.
+	Elapsed, CPU time.Duration
+	// Bulk is what RequestLatency's Bulk stream delivered from its start
+	// (100 ms before the calls) to the end of the calls; zero without one.
+	Bulk Rate
 }
 
 func summarise(lat []time.Duration) Latencies {
@@ -202,11 +224,26 @@ func summarise(lat []time.Duration) Latencies {
 	return Latencies{N: len(lat), P50: lat[len(lat)/2], P99: lat[len(lat)*99/100], Max: lat[len(lat)-1]}
 }
 
+// usage brackets a measurement: wall and CPU time, Bulk deliveries.
+type usage struct {
+	wall       time.Time
+	cpu        time.Duration
+	msgs, size uint64
+}
+
+func (c *Cluster) usage() usage {
+	c.bulkMu.Lock()
+	msgs, size := c.bulkMsgs, c.bulkSz
+	c.bulkMu.Unlock()
+	return usage{wall: time.Now(), cpu: processCPU(), msgs: msgs, size: size}
+}
+
 // QuorumLatency times n quorum calls of node 0 (a size-byte request to
 // every member, k replies awaited), one after another.
 func QuorumLatency(ctx context.Context, c *Cluster, size, k, n int) (Latencies, error) {
 	payload := make([]byte, size)
 	lat := make([]time.Duration, 0, n)
+	start := c.usage()
 	for range n {
 		t0 := time.Now()
 		if _, err := c.Hubs[0].Quorum(ctx, payload, k); err != nil {
@@ -214,19 +251,24 @@ func QuorumLatency(ctx context.Context, c *Cluster, size, k, n int) (Latencies, 
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	return summarise(lat), nil
+	end := c.usage()
+	l := summarise(lat)
+	l.Elapsed, l.CPU = end.wall.Sub(start.wall), end.cpu-start.cpu
+	return l, nil
 }
 
 // RequestLatency times n size-byte requests from node 0 to node 1 on the
 // Control lane, one after another. With bulkBytes > 0, a goroutine keeps
 // the Bulk lane of the same pair saturated with messages of that size
-// meanwhile: the figure then says how well the lanes keep urgent traffic
-// apart from transfers.
+// meanwhile (it sends the next as soon as the lane takes it): the figure
+// then says how well the lanes keep urgent traffic apart from transfers,
+// and Latencies.Bulk says how fast the stream went.
 func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (Latencies, error) {
 	h, to := c.Hubs[0], c.Hubs[1].ID()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var bulkErr error
+	streamStart := c.usage()
 	if bulkBytes > 0 {
 		wg.Add(1)
 		go func() {
@@ -238,6 +280,7 @@ func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (La
 	payload := make([]byte, size)
 	lat := make([]time.Duration, 0, n)
 	var err error
+	start := c.usage()
 	for range n {
 		t0 := time.Now()
 		if _, err = h.Request(ctx, to, payload); err != nil {
@@ -245,9 +288,15 @@ func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (La
 		}
 		lat = append(lat, time.Since(t0))
 	}
+	end := c.usage()
 	close(stop)
 	wg.Wait()
-	return summarise(lat), errors.Join(err, bulkErr)
+	l := summarise(lat)
+	l.Elapsed, l.CPU = end.wall.Sub(start.wall), end.cpu-start.cpu
+	if bulkBytes > 0 {
+		l.Bulk = Rate{Msgs: end.msgs - streamStart.msgs, Bytes: end.size - streamStart.size, Elapsed: end.wall.Sub(streamStart.wall)}
+	}
+	return l, errors.Join(err, bulkErr)
 }
 
 func saturate(ctx context.Context, h *hub.Hub, to identity.PeerID, size int, stop <-chan struct{}) error {
