@@ -104,10 +104,14 @@ func PlotFormat(path string) (string, error) {
 	return "", ErrPlotFormat
 }
 
-// variantIndex numbers the variants in report order: one colour each.
+// variantIndex numbers the variants of the plotted scenarios (throughput
+// and ping-pong) in report order: one colour and one legend entry each.
 func (r *Report) variantIndex() map[Variant]int {
 	idx := map[Variant]int{}
 	for i := range r.Results {
+		if sc := r.Results[i].Scenario; sc != Throughput && sc != PingPong {
+			continue // the hub scenarios, say: not drawn
+		}
 		v := r.Results[i].Variant()
 		if _, ok := idx[v]; !ok {
 			idx[v] = len(idx)
