@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/weftnet/weft/internal/record"
 )
 
 // TestSendLogRelease checks the send log's chunk-wise release against a
@@ -82,4 +84,12 @@ func appendFrame(dst, msg []byte) []byte {
 	}
 	l.free()
 	return dst
+}
+
+// TestMinDetachedFitsInline: a chunk below minDetached, sent inline, fits
+// one record beside the largest frame, which fillData relies on.
+func TestMinDetachedFitsInline(t *testing.T) {
+	if room := record.MaxPlaintext - record.MaxOverhead - 2; minDetached > room {
+		t.Fatalf("minDetached %d exceeds the inline room %d", minDetached, room)
+	}
 }

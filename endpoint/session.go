@@ -299,17 +299,14 @@ func (s *session) fillData(f *record.Frame, limit uint64) bool {
 	f.DataOffset, f.Data = off, chunk
 	if s.link.detach && len(chunk) >= minDetached {
 		f.Data, f.Detached, s.detached = nil, len(chunk), chunk
-	} else if len(chunk) > s.maxPlain()-f.Overhead()-2 {
-		// Too big to share a record with the frame: send what fits.
-		k := s.maxPlain() - f.Overhead() - 2
-		s.sent -= uint64(len(chunk) - k)
-		f.Data = chunk[:k]
 	}
 	return true
 }
 
 // minDetached is the smallest DATA chunk sent detached: below it, the
-// copy saved is worth less than a second record.
+// copy saved is worth less than a second record. A smaller chunk always
+// fits a record beside its frame (MaxPlaintext - MaxOverhead is far above
+// it), so fillData's room for detached links never overfills one.
 const minDetached = 4 << 10
 
 // addControl puts the due ACK, PNACK and PONG sections into f.
