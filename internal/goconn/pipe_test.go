@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/gate"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -275,26 +276,26 @@ func (n *pipeNet) Dial(ctx context.Context, addr ma.Multiaddr, w *driver.Worker,
 	n.next++
 	local := memAddr(1<<32 + n.next)
 	n.mu.Unlock()
-	if l == nil || !l.enter() {
+	if l == nil || !l.accepts.Enter() {
 		return fail(fmt.Errorf("pipe: nobody at %s: %w", addr, transport.ErrRefused))
 	}
 	ab, ba := newHalfPipe(n.pipeBytes), newHalfPipe(n.pipeBytes)
 	c, err := n.newConn(ba, ab, w, local, addr)
 	if err != nil {
-		l.exit()
+		l.accepts.Exit()
 		return fail(err)
 	}
 	sw := l.d.Pick()
 	s, err := n.newConn(ab, ba, sw, addr, local)
 	if err != nil {
-		l.exit()
+		l.accepts.Exit()
 		return fail(err)
 	}
 	c.SetHandler(h)
 	w.Track(c)
 	sw.Track(s)
 	if err := s.Post(func() { l.runAccept(s) }); err != nil {
-		l.exit()
+		l.accepts.Exit()
 		sw.Untrack(s)
 		w.Untrack(c)
 		return fail(fmt.Errorf("pipe: %w: %w", transport.ErrRefused, err))
@@ -319,46 +320,23 @@ func (n *pipeNet) Listen(addr ma.Multiaddr, d *driver.Driver, accept transport.A
 		return nil, fmt.Errorf("pipe: /memory/%d is taken", id)
 	}
 	l := &pipeListener{n: n, id: id, d: d, accept: accept}
-	l.idle.L = &l.mu
 	n.lns[id] = l
 	return l, nil
 }
 
 // pipeListener is a Listener of pipeNet.
 type pipeListener struct {
-	n      *pipeNet
-	id     uint64
-	d      *driver.Driver
-	accept transport.AcceptFunc
-
-	mu      sync.Mutex
-	idle    sync.Cond
-	closed  bool
-	running int
+	n       *pipeNet
+	id      uint64
+	d       *driver.Driver
+	accept  transport.AcceptFunc
+	accepts gate.Gate // accept callbacks posted or running
 }
 
 func (l *pipeListener) Addr() ma.Multiaddr { return memAddr(l.id) }
 
-func (l *pipeListener) enter() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.running++
-	return true
-}
-
-func (l *pipeListener) exit() {
-	l.mu.Lock()
-	if l.running--; l.running == 0 {
-		l.idle.Broadcast()
-	}
-	l.mu.Unlock()
-}
-
 func (l *pipeListener) runAccept(c *pipeConn) {
-	defer l.exit()
+	defer l.accepts.Exit()
 	if c.Accept(l.accept) {
 		_ = c.Close()
 	}
@@ -370,11 +348,6 @@ func (l *pipeListener) Close() error {
 		delete(l.n.lns, l.id)
 	}
 	l.n.mu.Unlock()
-	l.mu.Lock()
-	l.closed = true
-	for l.running > 0 {
-		l.idle.Wait()
-	}
-	l.mu.Unlock()
+	l.accepts.Close()
 	return nil
 }

@@ -3,12 +3,12 @@ package libp2p
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/gate"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -46,7 +46,6 @@ func (t *Transport) Listen(addr ma.Multiaddr, d *driver.Driver, accept transport
 			return nil, fmt.Errorf("libp2p: listen %s: the host does not listen there (it listens on %v)", addr, t.h.Network().ListenAddresses())
 		}
 	}
-	l.idle.L = &l.mu
 	if err := t.register(l); err != nil {
 		return nil, err
 	}
@@ -109,10 +108,7 @@ type listener struct {
 	accept transport.AcceptFunc
 	addr   ma.Multiaddr
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when running drops to 0
-	closed  bool
-	running int // accept callbacks posted or running
+	accepts gate.Gate // accept callbacks posted or running; closed by Close
 }
 
 func (l *listener) Addr() ma.Multiaddr { return l.addr }
@@ -121,13 +117,9 @@ func (l *listener) Addr() ma.Multiaddr { return l.addr }
 // host's protocol negotiation) and waits for accept callbacks that are
 // posted or running, so it must not be called from one.
 func (l *listener) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if !l.accepts.Stop() {
 		return nil
 	}
-	l.closed = true
-	l.mu.Unlock()
 	t := l.t
 	t.mu.Lock()
 	if t.ln == l {
@@ -135,31 +127,8 @@ func (l *listener) Close() error {
 		t.ln = nil
 	}
 	t.mu.Unlock()
-	l.mu.Lock()
-	for l.running > 0 {
-		l.idle.Wait()
-	}
-	l.mu.Unlock()
+	l.accepts.Close()
 	return nil
-}
-
-// enter reports whether an accept callback may run, and counts it.
-func (l *listener) enter() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.running++
-	return true
-}
-
-func (l *listener) exit() {
-	l.mu.Lock()
-	if l.running--; l.running == 0 {
-		l.idle.Broadcast()
-	}
-	l.mu.Unlock()
 }
 
 // handle is the host's stream handler, called on a goroutine of the
@@ -177,20 +146,20 @@ func (l *listener) handle(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	if !l.enter() {
+	if !l.accepts.Enter() {
 		_ = st.Reset()
 		return
 	}
 	w := l.d.Pick()
 	c, err := newConn(t, st, remote, w)
 	if err != nil {
-		l.exit()
+		l.accepts.Exit()
 		_ = st.Reset()
 		return
 	}
 	w.Track(c)
 	if err := c.Post(func() { c.runAccept(l) }); err != nil {
-		l.exit()
+		l.accepts.Exit()
 		w.Untrack(c)
 		_ = st.Reset()
 		return
@@ -201,7 +170,7 @@ func (l *listener) handle(st network.Stream) {
 // runAccept is the first task of an accepted connection. A refused
 // connection closes its stream: the dialer's OnClose gets io.EOF.
 func (c *conn) runAccept(l *listener) {
-	defer l.exit()
+	defer l.accepts.Exit()
 	if c.Accept(l.accept) {
 		_ = c.Close()
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/driver"
+	"github.com/weftnet/weft/internal/gate"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -179,7 +179,6 @@ func (t *memTransport) Listen(addr ma.Multiaddr, d *driver.Driver, accept transp
 		n.take(id, t.host)
 	}
 	l := &listener{n: n, id: id, addr: memAddr(id), host: n.keyLocked(id), kind: t.kind, d: d, accept: accept}
-	l.idle.L = &l.mu
 	n.listeners[id] = l
 	return l, nil
 }
@@ -195,10 +194,9 @@ type listener struct {
 	d      *driver.Driver
 	accept transport.AcceptFunc
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when running drops to 0
-	closed  bool
-	running int
+	// accepts counts the accept callbacks running; closed, it also stops
+	// the listener taking new connections (see connect and associate).
+	accepts gate.Gate
 }
 
 func (l *listener) Addr() ma.Multiaddr { return l.addr }
@@ -207,14 +205,7 @@ func (l *listener) Addr() ma.Multiaddr { return l.addr }
 // yet are reset. It waits for accept callbacks running now, so it must
 // not be called from one.
 func (l *listener) Close() error {
-	l.mu.Lock()
-	wasClosed := l.closed
-	l.closed = true
-	for l.running > 0 {
-		l.idle.Wait()
-	}
-	l.mu.Unlock()
-	if wasClosed {
+	if !l.accepts.Close() { // closed before, by Close or Network.Close
 		return nil
 	}
 	n := l.n
@@ -227,36 +218,16 @@ func (l *listener) Close() error {
 	return nil
 }
 
-func (l *listener) markClosed() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-}
+// markClosed closes the listener without waiting: Network.Close calls
+// it under the network's lock, which an accept callback may need.
+func (l *listener) markClosed() { l.accepts.Stop() }
 
-func (l *listener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
+func (l *listener) isClosed() bool { return l.accepts.Closed() }
 
-// enter reports whether an accept callback may run, and counts it.
-func (l *listener) enter() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.running++
-	return true
-}
-
-func (l *listener) exit() {
-	l.mu.Lock()
-	if l.running--; l.running == 0 {
-		l.idle.Broadcast()
-	}
-	l.mu.Unlock()
-}
+// enter reports whether an accept callback may run, and counts it; exit
+// ends it.
+func (l *listener) enter() bool { return l.accepts.Enter() }
+func (l *listener) exit()       { l.accepts.Exit() }
 
 func eofError(from *conn) error {
 	return fmt.Errorf("mem: %s closed by peer %s: %w", from.remote, from.local, io.EOF)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/identity"
+	"github.com/weftnet/weft/internal/gate"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -39,9 +40,8 @@ func (t *Transport) Listen(addr ma.Multiaddr, d *driver.Driver, accept transport
 	}
 	l := &listener{t: t, d: d, accept: accept, udp: udp, addr: quicAddr(udp.LocalAddr()),
 		qcfg: t.cfg.quicConfig(1), loopDone: make(chan struct{})}
-	l.idle.L = &l.mu
 	qcfg := l.qcfg.Clone()
-	qcfg.GetConfigForClient = l.gate
+	qcfg.GetConfigForClient = l.clientConfig
 	l.pc = t.wrap(udp)
 	l.qt = t.quicTransport(l.pc)
 	l.qt.ConnContext = withPeerSlot
@@ -74,23 +74,20 @@ type listener struct {
 	ql       *quicgo.Listener
 	qcfg     *quicgo.Config
 	loopDone chan struct{}
+	accepts  gate.Gate // accept callbacks posted or running; closed by Close
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when running drops to 0
-	closed  bool      // Close was called
-	shut    bool      // the socket is closed
-	running int       // accept callbacks posted or running
-	users   int       // connections and setups that need the socket
+	mu    sync.Mutex
+	shut  bool // the socket is closed
+	users int  // connections and setups that need the socket
 }
 
 func (l *listener) Addr() ma.Multiaddr { return l.addr }
 
-// gate is quic-go's GetConfigForClient: it refuses new connections once
-// the listener is closed, with CONNECTION_REFUSED, before any handshake.
-func (l *listener) gate(*quicgo.ClientInfo) (*quicgo.Config, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
+// clientConfig is quic-go's GetConfigForClient: it refuses new
+// connections once the listener is closed, with CONNECTION_REFUSED,
+// before any handshake.
+func (l *listener) clientConfig(*quicgo.ClientInfo) (*quicgo.Config, error) {
+	if l.accepts.Closed() {
 		return nil, errListenerClosed
 	}
 	return l.qcfg, nil
@@ -99,11 +96,8 @@ func (l *listener) gate(*quicgo.ClientInfo) (*quicgo.Config, error) {
 // Close stops accepting. It waits for accept callbacks that are posted or
 // running, so it must not be called from one.
 func (l *listener) Close() error {
+	l.accepts.Close()
 	l.mu.Lock()
-	l.closed = true
-	for l.running > 0 {
-		l.idle.Wait()
-	}
 	shut := !l.shut && l.users == 0
 	l.shut = l.shut || shut
 	l.mu.Unlock()
@@ -134,34 +128,17 @@ func (l *listener) use() bool {
 }
 
 // done releases a user; the last one after Close shuts the socket.
+// Close closes accepts before it counts users, so one of the two sees
+// the last user gone after Close.
 func (l *listener) done() {
 	l.mu.Lock()
 	l.users--
-	shut := l.closed && !l.shut && l.users == 0
+	shut := l.accepts.Closed() && !l.shut && l.users == 0
 	l.shut = l.shut || shut
 	l.mu.Unlock()
 	if shut {
 		l.shutdown()
 	}
-}
-
-// enter reports whether an accept callback may run, and counts it.
-func (l *listener) enter() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.running++
-	return true
-}
-
-func (l *listener) exit() {
-	l.mu.Lock()
-	if l.running--; l.running == 0 {
-		l.idle.Broadcast()
-	}
-	l.mu.Unlock()
 }
 
 // run is the accept goroutine: each connection that completed its
@@ -195,7 +172,7 @@ func (l *listener) setup(qc *quicgo.Conn) {
 		l.done()
 		return
 	}
-	if !l.enter() {
+	if !l.accepts.Enter() {
 		_ = qc.CloseWithError(codeRefused, "listener closed")
 		l.done()
 		return
@@ -203,14 +180,14 @@ func (l *listener) setup(qc *quicgo.Conn) {
 	w := l.d.Pick()
 	c, err := newConn(l.t, qc, st, w, peer, l.done)
 	if err != nil {
-		l.exit()
+		l.accepts.Exit()
 		_ = qc.CloseWithError(codeReset, err.Error())
 		l.done()
 		return
 	}
 	w.Track(c)
 	if err := c.Post(func() { c.runAccept(l) }); err != nil {
-		l.exit()
+		l.accepts.Exit()
 		w.Untrack(c)
 		_ = qc.CloseWithError(codeRefused, "driver closed")
 		l.done()
@@ -251,7 +228,7 @@ func (l *listener) openStream(qc *quicgo.Conn) (*quicgo.Stream, identity.PeerID,
 
 // runAccept is the first task of an accepted connection.
 func (c *conn) runAccept(l *listener) {
-	defer l.exit()
+	defer l.accepts.Exit()
 	if c.Accept(l.accept) {
 		c.refuse()
 	}
