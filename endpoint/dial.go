@@ -19,6 +19,11 @@ import (
 // resume a session it does not have.
 const codeUnknownSession = 1
 
+// codeSessionEnded is the CLOSE code a listener sends when asked to resume
+// a session that ended there; its HELLO says how much of the dialer's log
+// had arrived.
+const codeSessionEnded = 2
+
 // Dial opens an endpoint to the peer at addr over tr, on a worker of d
 // that it picks. If addr ends in /p2p/<peer-id>, the peer must prove that
 // identity or Dial fails with ErrPeerMismatch before any message flows.

@@ -359,7 +359,7 @@ func (ep *Endpoint) finish(err error) {
 	ep.recvQ.close()
 	ep.Owner().Untrack(ep)
 	if ep.ln != nil {
-		ep.ln.forget(ep)
+		ep.ln.forget(ep, ep.st.recvd)
 	}
 	if ep.cfg.OnClose != nil {
 		ep.cfg.OnClose(ep, err, undelivered)

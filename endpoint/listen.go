@@ -30,7 +30,7 @@ type Listener struct {
 
 	mu       sync.Mutex
 	sessions map[sessionKey]*Endpoint
-	ended    map[sessionKey]time.Time // sessions that ended, until when they stay refused
+	ended    map[sessionKey]tombstone // sessions that ended, refused until a time
 	closed   bool
 	tlns     []transport.Listener
 
@@ -50,7 +50,7 @@ func Listen(d *driver.Driver, tr transport.Transport, addr ma.Multiaddr, cfg Con
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ln := &Listener{d: d, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint), ended: make(map[sessionKey]time.Time)}
+	ln := &Listener{d: d, cfg: cfg, onAccept: onAccept, sessions: make(map[sessionKey]*Endpoint), ended: make(map[sessionKey]tombstone)}
 	if onAccept == nil {
 		ln.backlog = make(chan *Endpoint, acceptBacklog)
 	}
@@ -156,7 +156,7 @@ func (ln *Listener) adopt(l *link, h record.Hello) {
 	closed := ln.closed
 	// A dialer resuming a session that ended here must not start it over:
 	// what it resends would be delivered twice.
-	_, ended := ln.ended[key]
+	tomb, ended := ln.ended[key]
 	if !known && !closed && h.RecvOffset == 0 && !ended {
 		ep = newEndpoint(ln.d, l.conn.Owner(), ln.cfg)
 		ep.peer, ep.session, ep.ln = l.res.Peer, h.SessionID, ln
@@ -170,7 +170,7 @@ func (ln *Listener) adopt(l *link, h record.Hello) {
 		_ = ep.mb.Post(func() { ep.adopt(l) })
 	case ep == nil:
 		ln.refused.Add(1)
-		l.refuseResume(h)
+		l.refuseResume(h, tomb, ended)
 	default:
 		ep.Owner().Track(ep)
 		ep.adopt(l)
@@ -203,30 +203,46 @@ func (ln *Listener) deliver(ep *Endpoint) {
 	}
 }
 
-func (ln *Listener) forget(ep *Endpoint) {
+func (ln *Listener) forget(ep *Endpoint, recvd uint64) {
 	key := sessionKey{ep.peer, ep.session}
 	now := time.Now()
 	ln.mu.Lock()
 	if ln.sessions[key] == ep {
 		delete(ln.sessions, key)
 	}
-	for k, until := range ln.ended {
-		if now.After(until) {
+	for k, t := range ln.ended {
+		if now.After(t.until) {
 			delete(ln.ended, k)
 		}
 	}
 	// The dialer gives up resuming after its own ResumeTimeout.
-	ln.ended[key] = now.Add(2 * ln.cfg.ResumeTimeout)
+	ln.ended[key] = tombstone{until: now.Add(2 * ln.cfg.ResumeTimeout), recvd: recvd}
 	ln.mu.Unlock()
 }
 
+// tombstone remembers a session that ended here: how much of the dialer's
+// log it had received, so that a dialer whose last acknowledgements were
+// lost learns that they arrived (see refuseResume).
+type tombstone struct {
+	until time.Time
+	recvd uint64
+}
+
 // refuseResume tells a dialer that this side does not have the session it
-// resumes (it restarted), then closes the link.
-func (l *link) refuseResume(h record.Hello) {
+// resumes, then closes the link. If the session ended here (ended), the
+// answer says how much of the dialer's log arrived before it did: a dialer
+// that was closing and lost only our last acknowledgements (a link killed
+// as the session ended) then knows everything arrived. Otherwise this side
+// restarted and the session is lost.
+func (l *link) refuseResume(h record.Hello, tomb tombstone, ended bool) {
 	f := &l.frame
 	*f = record.Frame{HasHello: true, HasClose: true}
 	f.Hello = record.Hello{SessionID: h.SessionID}
 	f.Close = record.Close{Code: codeUnknownSession}
+	if ended {
+		f.Hello.RecvOffset = tomb.recvd
+		f.Close.Code = codeSessionEnded
+	}
 	pt := record.AppendPlaintext(nil, f, false, &l.zbuf)
 	if out, _, err := l.seal(nil, pt); err == nil {
 		_ = l.conn.Write(out)

@@ -400,12 +400,31 @@ func (s *session) writeOut() bool {
 	return true
 }
 
+// onSessionEnded: the listener answered our resume with "that session
+// ended here, after receiving this much of your log". What it received
+// counts as acknowledged (its acknowledgements were lost with the link);
+// the session is over either way, and linkDown closes cleanly if nothing
+// of ours is missing.
+func (s *session) onSessionEnded(f *record.Frame) error {
+	if !f.HasHello || f.Hello.SessionID != s.ep.session {
+		return fmt.Errorf("%w: session-ended answer without our session", ErrProtocol)
+	}
+	if got, end := f.Hello.RecvOffset, s.logEnd(); got > end {
+		return fmt.Errorf("%w: peer claims %d bytes of a %d-byte log", ErrProtocol, got, end)
+	}
+	s.release(f.Hello.RecvOffset)
+	return fmt.Errorf("%w: session %x ended on the peer after %d bytes of ours", ErrSessionLost, s.ep.session[:4], f.Hello.RecvOffset)
+}
+
 // onRecord processes one record's frame from the current link.
 func (s *session) onRecord(f *record.Frame) error {
 	s.ep.stats.recordsRecv.Add(1)
 	s.lastRecv = time.Now()
 	if f.HasClose && f.Close.Code == codeUnknownSession {
 		return fmt.Errorf("%w: the peer does not know session %x", ErrSessionLost, s.ep.session[:4])
+	}
+	if f.HasClose && f.Close.Code == codeSessionEnded {
+		return s.onSessionEnded(f)
 	}
 	if f.HasHello {
 		if err := s.onHello(&f.Hello); err != nil {
