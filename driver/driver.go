@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,7 @@ func (c *Config) validate() error {
 type Driver struct {
 	cfg     Config
 	workers []*Worker
+	urgent  *Worker // see Urgent
 	clock   *clock
 	closed  atomic.Bool
 	moves   sync.WaitGroup // moves in flight
@@ -96,9 +98,35 @@ func New(cfg Config) (*Driver, error) {
 		}
 		d.workers = append(d.workers, w)
 	}
-	d.clock.start(d.workers)
+	u, err := startWorker(d, cfg.Workers)
+	if err != nil {
+		d.stopWorkers()
+		d.clock.stop()
+		return nil, err
+	}
+	d.urgent, u.urgent = u, true
+	d.clock.start(d.all())
 	return d, nil
 }
+
+// all returns the workers and the urgent worker.
+func (d *Driver) all() []*Worker {
+	if d.urgent == nil {
+		return d.workers
+	}
+	return append(slices.Clip(d.workers), d.urgent)
+}
+
+// Urgent returns the driver's urgent worker: a worker for latency-critical
+// connections (heartbeats, votes, a hub's Control lane) that Pick and
+// Rebalance never use, so it carries only what is moved to it. While the
+// other workers of the process keep every CPU busy (a bulk transfer), they
+// look between busy rounds whether the urgent worker has I/O waiting and
+// hand it their CPU; without that, the Go scheduler would notice its ready
+// socket only when a CPU runs out of work, up to 10 ms later. (Linux, with
+// gnet's default poller; elsewhere the urgent worker is an ordinary one.)
+// Its ID is len(Workers()).
+func (d *Driver) Urgent() *Worker { return d.urgent }
 
 // Workers returns the driver's workers, indexed by Worker.ID.
 func (d *Driver) Workers() []*Worker { return d.workers }
@@ -153,14 +181,14 @@ func (d *Driver) Close(ctx context.Context) error {
 // drain asks every worker to close its movables and waits until they are
 // gone or ctx ends.
 func (d *Driver) drain(ctx context.Context) error {
-	for _, w := range d.workers {
+	for _, w := range d.all() {
 		_ = w.Execute(w.closeAll)
 	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
 		n := int64(0)
-		for _, w := range d.workers {
+		for _, w := range d.all() {
 			n += w.conns.Load()
 		}
 		if n == 0 {
@@ -175,7 +203,7 @@ func (d *Driver) drain(ctx context.Context) error {
 }
 
 func (d *Driver) stopWorkers() {
-	for _, w := range d.workers {
+	for _, w := range d.all() {
 		w.stop()
 	}
 }

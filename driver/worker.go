@@ -19,6 +19,11 @@ import (
 type Worker struct {
 	id     int
 	d      *Driver
+	urgent bool // the driver's urgent worker (Driver.Urgent)
+	// marked makes the urgent worker's loop urgent (gnet.SetUrgent) when
+	// it first gets a connection: until then no other loop pays for
+	// looking at it.
+	marked sync.Once
 	cli    *gnet.Client
 	loop   gnet.EventLoop
 	closed atomic.Bool
@@ -54,8 +59,12 @@ type WorkerStats struct {
 	TimersFired  uint64
 }
 
-// ID returns the worker's index in Driver.Workers.
+// ID returns the worker's index in Driver.Workers, or len(Workers()) for
+// the urgent worker.
 func (w *Worker) ID() int { return w.id }
+
+// Urgent reports whether w is its driver's urgent worker (Driver.Urgent).
+func (w *Worker) Urgent() bool { return w.urgent }
 
 // Driver returns the driver w belongs to.
 func (w *Worker) Driver() *Driver { return w.d }
@@ -111,6 +120,13 @@ func (w *Worker) Execute(fn func()) error {
 // Track attaches m to w, for Stats, Rebalance and Driver.Close. Transports
 // call it when a connection opens on w (and Move calls it after a move).
 func (w *Worker) Track(m Movable) {
+	if w.urgent {
+		w.marked.Do(func() {
+			if err := gnet.SetUrgent(w.loop); err != nil {
+				w.d.cfg.Logger.Debug("driver: the urgent worker is scheduled like the others", "err", err)
+			}
+		})
+	}
 	w.mu.Lock()
 	if _, ok := w.owned[m]; !ok {
 		w.owned[m] = m.Load()

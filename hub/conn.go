@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/endpoint"
 )
 
@@ -223,27 +222,21 @@ func (h *Hub) activateLocked(c *conn) {
 	h.cfg.Logger.Debug("hub: lane connected", "peer", c.p.id, "lane", c.lane, "dialed", c.dialed)
 }
 
-// separateLanesLocked keeps a member's Control and Bulk connections on
-// different workers when the driver has more than one: a worker busy
-// encrypting and writing a bulk transfer then never holds up a vote or a
-// heartbeat. The Bulk connection moves (live, losing nothing) to the
-// least loaded other worker.
+// separateLanesLocked keeps a member's Control and Bulk connections apart:
+// the Control connection moves (live, losing nothing) to the driver's
+// urgent worker, which carries only such connections and which busy
+// workers hand the CPU to when it has I/O waiting (driver.Driver.Urgent),
+// so a worker busy encrypting and writing a bulk transfer never holds up a
+// vote or a heartbeat, even when the transfer keeps every CPU busy.
 func (h *Hub) separateLanesLocked(p *peer) {
-	ctl, bulk := p.lanes[Control].active.Load(), p.lanes[Bulk].active.Load()
-	workers := h.cfg.Driver.Workers()
-	if ctl == nil || bulk == nil || len(workers) < 2 || ctl.ep.Owner() != bulk.ep.Owner() {
+	ctl := p.lanes[Control].active.Load()
+	dst := h.cfg.Driver.Urgent()
+	if ctl == nil || dst == nil || ctl.ep.Owner() == dst {
 		return
 	}
-	var dst *driver.Worker
-	for _, w := range workers {
-		if w != ctl.ep.Owner() && (dst == nil || w.Stats().Conns < dst.Stats().Conns) {
-			dst = w
-		}
-	}
-	ep := bulk.ep
-	_ = h.cfg.Driver.MoveAsync(ep, dst, func(err error) {
+	_ = h.cfg.Driver.MoveAsync(ctl.ep, dst, func(err error) {
 		if err != nil {
-			h.cfg.Logger.Debug("hub: could not move a bulk connection off the control worker", "peer", p.id, "err", err)
+			h.cfg.Logger.Debug("hub: could not move a control connection to the urgent worker", "peer", p.id, "err", err)
 		}
 	})
 }

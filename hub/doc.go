@@ -15,9 +15,11 @@
 //
 // Each member pair has two lanes, Control and Bulk, each its own endpoint
 // (own transport connection, own ordered stream, own flow control), so a
-// bulk transfer never sits in front of a vote or a heartbeat. When the
-// driver has more than one worker, the hub keeps a member's two
-// connections on different workers. Send, Broadcast, Request and Quorum
+// bulk transfer never sits in front of a vote or a heartbeat. Control
+// connections live on the driver's urgent worker (driver.Driver.Urgent),
+// which the other workers hand the CPU to when it has I/O waiting, so a
+// bulk transfer that keeps every CPU busy does not delay them either.
+// Send, Broadcast, Request and Quorum
 // use Control; Hub.On(Bulk) gives the same operations on Bulk. Order is
 // kept within a lane, not across lanes.
 //

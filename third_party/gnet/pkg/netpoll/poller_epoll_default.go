@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,7 @@ type Poller struct {
 	file                        *os.File             // weft patch: the epoll fd as a Go file, once registered
 	rc                          syscall.RawConn      // weft patch: waits in Go's netpoller
 	blocking                    bool                 // weft patch: registration failed; wait in epoll_wait
+	urgent                      atomic.Bool          // weft patch: in the urgent set (poller_epoll_urgent.go)
 }
 
 // wait returns the ready events, waiting for at most msec milliseconds
@@ -62,33 +64,80 @@ type Poller struct {
 // a busy round) needs no separate call: that saves one system call per
 // wake-up. If the epoll fd cannot be registered, the loop falls back to the
 // blocking wait.
+//
+// Trigger wakes a parked loop without a system call: it sets the epoll
+// file's read deadline in the past, which the Go runtime turns straight into
+// "this goroutine is runnable" (see wake). wait then returns with n == 0 and
+// Polling runs the queued tasks.
 func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 	if p.blocking {
 		return unix.EpollWait(p.fd, events, msec)
-	}
-	if p.rc == nil {
-		if !p.register() {
-			p.blocking = true
-			return unix.EpollWait(p.fd, events, msec)
-		}
 	}
 	if msec == 0 {
 		// After a busy round: let goroutines this round made runnable (a
 		// Recv caller, say) run first, as gnet's loop does before it
 		// sleeps; what they post is then ready when the poll below runs,
-		// and the loop need not park and wake again for it.
-		runtime.Gosched()
+		// and the loop need not park and wake again for it. If an
+		// urgent loop has events nobody noticed, it runs first.
+		//
+		// An urgent loop does not yield: Gosched would put it at the back
+		// of the global run queue, which a busy P looks at only every 61
+		// scheduling rounds. It parks instead, and whatever it readied
+		// runs next on its P and wakes it (see wake) onto that P again.
+		if !p.urgent.Load() {
+			checkUrgent()
+			runtime.Gosched()
+		}
 	}
 	var n int
 	var err error
-	if rerr := p.rc.Read(func(fd uintptr) bool {
+	rerr := p.rc.Read(func(fd uintptr) bool {
 		n, err = unix.EpollWait(int(fd), events, 0)
 		return n != 0 || (err != nil && err != unix.EINTR)
-	}); rerr != nil {
+	})
+	if errors.Is(rerr, os.ErrDeadlineExceeded) {
+		// Woken by wake: clear the deadline before Polling looks at the
+		// task queues, so a wake that lands after this is not lost (the
+		// next wait returns at once) and one that landed before has its
+		// task in the queues already.
+		_ = p.file.SetReadDeadline(time.Time{})
+		n, err = unix.EpollWait(p.fd, events, 0)
+		if err == unix.EINTR {
+			n, err = 0, nil
+		}
+		return n, err
+	}
+	if rerr != nil {
 		return 0, rerr
 	}
 	return n, err
 }
+
+// wake makes a loop parked in wait runnable, or the next wait return at
+// once. weft patch: with the epoll fd in Go's netpoller this is a deadline
+// in the past (no system call; the runtime readies the parked goroutine,
+// usually onto the caller's P, so it runs as soon as the caller blocks).
+// A loop in a blocking epoll_wait is woken through the eventfd, as stock
+// gnet does.
+func (p *Poller) wake() error {
+	if !p.blocking {
+		if err := p.file.SetReadDeadline(aLongTimeAgo); err != nil && !errors.Is(err, os.ErrClosed) {
+			return err
+		}
+		return nil
+	}
+	for {
+		_, err := unix.Write(p.efd, b)
+		if err == unix.EAGAIN {
+			_, _ = unix.Read(p.efd, p.efdBuf)
+			continue
+		}
+		return os.NewSyscallError("write", err)
+	}
+}
+
+// aLongTimeAgo is a read deadline that has always passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // register hands the epoll fd to Go's netpoller (see wait).
 func (p *Poller) register() bool {
@@ -103,6 +152,10 @@ func (p *Poller) register() bool {
 	// A probe: Read on a file the netpoller does not know fails at once
 	// instead of waiting; the probe function reports "done" so it never waits.
 	if err := rc.Read(func(uintptr) bool { return true }); err != nil {
+		return false
+	}
+	// A file the netpoller does not know refuses deadlines.
+	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
 		return false
 	}
 	p.rc = rc
@@ -132,11 +185,21 @@ func OpenPoller() (poller *Poller, err error) {
 	poller.asyncTaskQueue = queue.NewLockFreeQueue()
 	poller.urgentAsyncTaskQueue = queue.NewLockFreeQueue()
 	poller.highPriorityEventsThreshold = MaxPollEventsCap
+	// weft patch: registered here, before any Trigger can run, so the
+	// fields wake reads never change afterwards.
+	if !poller.register() {
+		poller.blocking = true
+		if poller.file != nil {
+			// Keep the fd usable for the blocking wait; Close closes it.
+			_ = unix.SetNonblock(poller.fd, false)
+		}
+	}
 	return
 }
 
 // Close closes the poller.
 func (p *Poller) Close() error {
+	p.forgetUrgent() // weft patch
 	_ = unix.Close(p.efd)
 	if p.file != nil {
 		return p.file.Close()
@@ -168,16 +231,9 @@ func (p *Poller) Trigger(priority queue.EventPriority, fn queue.Func, param any)
 		p.urgentAsyncTaskQueue.Enqueue(task)
 	}
 	if atomic.CompareAndSwapInt32(&p.wakeupCall, 0, 1) {
-		for {
-			_, err = unix.Write(p.efd, b)
-			if err == unix.EAGAIN {
-				_, _ = unix.Read(p.efd, p.efdBuf)
-				continue
-			}
-			break
-		}
+		err = p.wake() // weft patch: see wake
 	}
-	return os.NewSyscallError("write", err)
+	return err
 }
 
 // Polling blocks the current goroutine, monitoring the registered file descriptors and waiting for network I/O.
@@ -189,7 +245,13 @@ func (p *Poller) Polling(callback PollEventHandler) error {
 	msec := -1
 	for {
 		n, err := p.wait(el.events, msec)
-		if n == 0 || (n < 0 && err == unix.EINTR) {
+		if n < 0 && err == unix.EINTR {
+			n, err = 0, nil
+		}
+		// weft patch: a wake through the read deadline (see wake) returns
+		// no event for the eventfd; wakeupCall says that tasks wait.
+		doChores = atomic.LoadInt32(&p.wakeupCall) != 0
+		if n == 0 && !doChores {
 			msec = -1
 			runtime.Gosched()
 			continue
@@ -233,16 +295,8 @@ func (p *Poller) Polling(callback PollEventHandler) error {
 			}
 			atomic.StoreInt32(&p.wakeupCall, 0)
 			if (!p.asyncTaskQueue.IsEmpty() || !p.urgentAsyncTaskQueue.IsEmpty()) && atomic.CompareAndSwapInt32(&p.wakeupCall, 0, 1) {
-				for {
-					_, err = unix.Write(p.efd, b)
-					if err == unix.EAGAIN {
-						_, _ = unix.Read(p.efd, p.efdBuf)
-						continue
-					}
-					if err != nil {
-						logging.Errorf("failed to notify next round of event-loop for leftover tasks, %v", os.NewSyscallError("write", err))
-					}
-					break
+				if err = p.wake(); err != nil {
+					logging.Errorf("failed to notify next round of event-loop for leftover tasks, %v", err)
 				}
 			}
 		}
