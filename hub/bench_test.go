@@ -9,6 +9,11 @@ import (
 	"github.com/weftnet/weft/hub/hubbench"
 )
 
+// The remote member of BenchmarkLanesSplit is this binary, re-executed:
+// it serves from here, before TestMain (which is in the internal test
+// package, which cannot import hubbench).
+func init() { hubbench.ServeRemoteIfAsked() }
+
 func startBench(b *testing.B, members int) *hubbench.Cluster {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -35,7 +40,25 @@ func reportLatency(b *testing.B, l hubbench.Latencies, prefix string) {
 // low bulk-cpu-% and latencies that say more about the machine than the
 // hub.
 func BenchmarkLanes(b *testing.B) {
-	c := startBench(b, 2)
+	benchLanes(b, startBench(b, 2))
+}
+
+// BenchmarkLanesSplit is BenchmarkLanes with the second hub in a child
+// process (this test binary, re-executed), as two nodes on one machine
+// run: each has its own Go scheduler and they share only the cores.
+// bulk-cpu-% then counts both processes.
+func BenchmarkLanesSplit(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := hubbench.StartSplit(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	benchLanes(b, c)
+}
+
+func benchLanes(b *testing.B, c *hubbench.Cluster) {
 	ctx := context.Background()
 	n := max(b.N, 2000)
 	b.ResetTimer()

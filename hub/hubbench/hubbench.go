@@ -1,6 +1,7 @@
 package hubbench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -43,6 +44,7 @@ type Cluster struct {
 	Hubs     []*hub.Hub
 	drivers  []*driver.Driver
 	nw       *mem.Network
+	remote   *remote // member 1 when it runs in another process (StartSplit)
 	received atomic.Uint64
 
 	bulkMu           sync.Mutex // Bulk-lane messages handled, and their bytes
@@ -139,7 +141,11 @@ func (c *Cluster) handle(m *hub.Message) {
 		c.bulkMu.Unlock()
 	}
 	if m.IsRequest() {
-		_ = m.Reply(context.Background(), nil)
+		var reply []byte
+		if bytes.Equal(m.Payload, statsRequest) {
+			reply = usageWire(c.localUsage())
+		}
+		_ = m.Reply(context.Background(), reply)
 	}
 }
 
@@ -157,6 +163,9 @@ func (c *Cluster) Close() {
 		}()
 	}
 	wg.Wait()
+	if c.remote != nil {
+		c.remote.stop()
+	}
 	for _, d := range c.drivers[len(c.Hubs):] {
 		_ = d.Close(ctx)
 	}
@@ -231,11 +240,22 @@ type usage struct {
 	msgs, size uint64
 }
 
-func (c *Cluster) usage() usage {
+func (c *Cluster) localUsage() usage {
 	c.bulkMu.Lock()
 	msgs, size := c.bulkMsgs, c.bulkSz
 	c.bulkMu.Unlock()
 	return usage{wall: time.Now(), cpu: processCPU(), msgs: msgs, size: size}
+}
+
+// usage adds the remote member's counters to ours (see StartSplit).
+func (c *Cluster) usage(ctx context.Context) (usage, error) {
+	u := c.localUsage()
+	if c.remote == nil {
+		return u, nil
+	}
+	r, err := c.remoteUsage(ctx)
+	u.cpu, u.msgs, u.size = u.cpu+r.cpu, u.msgs+r.msgs, u.size+r.size
+	return u, err
 }
 
 // QuorumLatency times n quorum calls of node 0 (a size-byte request to
@@ -243,7 +263,10 @@ func (c *Cluster) usage() usage {
 func QuorumLatency(ctx context.Context, c *Cluster, size, k, n int) (Latencies, error) {
 	payload := make([]byte, size)
 	lat := make([]time.Duration, 0, n)
-	start := c.usage()
+	start, err := c.usage(ctx)
+	if err != nil {
+		return Latencies{}, err
+	}
 	for range n {
 		t0 := time.Now()
 		if _, err := c.Hubs[0].Quorum(ctx, payload, k); err != nil {
@@ -251,7 +274,10 @@ func QuorumLatency(ctx context.Context, c *Cluster, size, k, n int) (Latencies, 
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	end := c.usage()
+	end, err := c.usage(ctx)
+	if err != nil {
+		return Latencies{}, err
+	}
 	l := summarise(lat)
 	l.Elapsed, l.CPU = end.wall.Sub(start.wall), end.cpu-start.cpu
 	return l, nil
@@ -264,11 +290,14 @@ func QuorumLatency(ctx context.Context, c *Cluster, size, k, n int) (Latencies, 
 // then says how well the lanes keep urgent traffic apart from transfers,
 // and Latencies.Bulk says how fast the stream went.
 func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (Latencies, error) {
-	h, to := c.Hubs[0], c.Hubs[1].ID()
+	h, to := c.Hubs[0], c.memberID(1)
+	streamStart, err := c.usage(ctx)
+	if err != nil {
+		return Latencies{}, err
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var bulkErr error
-	streamStart := c.usage()
 	if bulkBytes > 0 {
 		wg.Add(1)
 		go func() {
@@ -279,16 +308,14 @@ func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (La
 	}
 	payload := make([]byte, size)
 	lat := make([]time.Duration, 0, n)
-	var err error
-	start := c.usage()
-	for range n {
+	start, err := c.usage(ctx)
+	for i := 0; i < n && err == nil; i++ {
 		t0 := time.Now()
-		if _, err = h.Request(ctx, to, payload); err != nil {
-			break
+		if _, err = h.Request(ctx, to, payload); err == nil {
+			lat = append(lat, time.Since(t0))
 		}
-		lat = append(lat, time.Since(t0))
 	}
-	end := c.usage()
+	end, uerr := c.usage(ctx)
 	close(stop)
 	wg.Wait()
 	l := summarise(lat)
@@ -296,7 +323,7 @@ func RequestLatency(ctx context.Context, c *Cluster, size, n, bulkBytes int) (La
 	if bulkBytes > 0 {
 		l.Bulk = Rate{Msgs: end.msgs - streamStart.msgs, Bytes: end.size - streamStart.size, Elapsed: end.wall.Sub(streamStart.wall)}
 	}
-	return l, errors.Join(err, bulkErr)
+	return l, errors.Join(err, uerr, bulkErr)
 }
 
 func saturate(ctx context.Context, h *hub.Hub, to identity.PeerID, size int, stop <-chan struct{}) error {

@@ -18,6 +18,27 @@ func TestRequestLatencyReportsTheBulkStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	checkRequestLatency(ctx, t, c)
+}
+
+// The same with member 1 in a child process: the stream's deliveries are
+// counted there and reach the report.
+func TestSplitReportsTheRemoteMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := hubbench.StartSplit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if len(c.Hubs) != 1 {
+		t.Fatalf("a split cluster holds %d hubs here, want 1", len(c.Hubs))
+	}
+	checkRequestLatency(ctx, t, c)
+}
+
+func checkRequestLatency(ctx context.Context, t *testing.T, c *hubbench.Cluster) {
+	t.Helper()
 
 	idle, err := hubbench.RequestLatency(ctx, c, 64, 20, 0)
 	if err != nil {
