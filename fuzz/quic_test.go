@@ -90,15 +90,13 @@ func FuzzVerifyCertificate(f *testing.F) {
 
 // authMessages returns m1 and m2 of an authenticated handshake in which
 // both endpoints prove identities other than their transports'.
-func authMessages(tb testing.TB) [2][]byte {
-	cfgI, cfgR := handshakeConfig(tb, 1), handshakeConfig(tb, 2)
-	ti := identity.PeerIDFromPublicKey(handshakeConfig(tb, 3).Identity.Public())
-	tr := identity.PeerIDFromPublicKey(handshakeConfig(tb, 4).Identity.Public())
-	ini, err := handshake.NewAuthInitiator(cfgI, ti, tr)
+func authMessages(tb testing.TB, k *handshakeKeys) [2][]byte {
+	ti, tr := k.peer(3), k.peer(4)
+	ini, err := handshake.NewAuthInitiator(k.config(1), ti, tr)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rsp, err := handshake.NewAuthResponder(cfgR, tr, ti)
+	rsp, err := handshake.NewAuthResponder(k.config(2), tr, ti)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,7 +115,9 @@ func authMessages(tb testing.TB) [2][]byte {
 // bytes), and a fresh responder and initiator fed the input never panic
 // and fail only with the package's sentinels.
 func FuzzAuthMessage(f *testing.F) {
-	m := authMessages(f)
+	keys := newHandshakeKeys(f)
+	ti, tr := keys.peer(3), keys.peer(4)
+	m := authMessages(f, keys)
 	f.Add(m[0])
 	f.Add(m[1])
 	f.Add([]byte{2, 0, 1})
@@ -136,10 +136,14 @@ func FuzzAuthMessage(f *testing.F) {
 		} else if !errors.Is(err, handshake.ErrMalformed) {
 			t.Fatalf("decode error %v does not wrap ErrMalformed", err)
 		}
-		ti := identity.PeerIDFromPublicKey(handshakeConfig(t, 3).Identity.Public())
-		tr := identity.PeerIDFromPublicKey(handshakeConfig(t, 4).Identity.Public())
-		rsp, _ := handshake.NewAuthResponder(handshakeConfig(t, 2), tr, ti)
-		ini, _ := handshake.NewAuthInitiator(handshakeConfig(t, 1), ti, tr)
+		rsp, err := handshake.NewAuthResponder(keys.config(2), tr, ti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ini, err := handshake.NewAuthInitiator(keys.config(1), ti, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ini.Start(); err != nil {
 			t.Fatal(err)
 		}

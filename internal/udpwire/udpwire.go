@@ -16,9 +16,10 @@
 //
 // Parse accepts exactly these encodings: any other high nibble or type,
 // a short or over-long control datagram, an INITIAL whose length runs past
-// its end, whose padding is not zero or which is shorter than
-// MinInitialBytes fails with ErrMalformed. Each valid datagram has one
-// encoding: Append of what Parse returned gives the same bytes.
+// its end, whose padding is not zero, which is shorter than
+// MinInitialBytes or padded beyond it (longer than InitialSize of its
+// payload) fails with ErrMalformed. Each valid datagram has one encoding:
+// Append of what Parse returned gives the same bytes.
 package udpwire
 
 import (
@@ -120,6 +121,11 @@ func parseInitial(b []byte) (Packet, error) {
 	end := InitialOverhead + n
 	if end > len(b) {
 		return Packet{}, fmt.Errorf("%w: INITIAL payload of %d bytes in a %d-byte datagram", ErrMalformed, n, len(b))
+	}
+	if want := InitialSize(n); len(b) != want {
+		// Padding beyond MinInitialBytes: Append never sends it, and
+		// accepting it would give one packet two encodings.
+		return Packet{}, fmt.Errorf("%w: INITIAL of %d bytes for a %d-byte payload, want %d", ErrMalformed, len(b), n, want)
 	}
 	for _, x := range b[end:] {
 		if x != 0 {
