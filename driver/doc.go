@@ -12,6 +12,11 @@
 // Each worker has a timer wheel (gnet's Schedule is unsupported); one
 // clock goroutine per driver wakes a worker when its next timer is due.
 //
+// Beside its workers a Driver has one urgent worker (Driver.Urgent) for
+// latency-critical connections (a hub's Control lane): Pick and Rebalance
+// never use it, and while the other workers keep every CPU busy they hand
+// their CPU to it whenever it has I/O waiting.
+//
 // Work moves between workers without loss: Driver.Move takes a Movable (a
 // connection, an endpoint) off one worker and attaches it to another while
 // traffic flows; Rebalance moves the busiest ones off the busiest workers.
