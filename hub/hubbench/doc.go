@@ -2,7 +2,9 @@
 // loopback TCP or a mem network) and the figures `weft bench` and the
 // hub's benchmarks report — broadcast throughput, quorum-call latency,
 // and Control-lane request latency with and without a saturating Bulk
-// stream on the same pair.
+// stream on the same pair. StartSplit runs the second of two members in
+// a child process instead (the binary re-executed; it must call
+// ServeRemoteIfAsked first), as two nodes on one machine would run.
 //
 // The loop a caller writes:
 //
