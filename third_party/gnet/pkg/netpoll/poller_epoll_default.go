@@ -121,10 +121,8 @@ func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 // gnet does.
 func (p *Poller) wake() error {
 	if !p.blocking {
-		if err := p.file.SetReadDeadline(aLongTimeAgo); err != nil && !errors.Is(err, os.ErrClosed) {
-			return err
-		}
-		return nil
+		// Fails once the poller is closed, as the eventfd write did.
+		return p.file.SetReadDeadline(aLongTimeAgo)
 	}
 	for {
 		_, err := unix.Write(p.efd, b)
