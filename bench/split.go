@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/weftnet/weft/internal/childproc"
 )
 
 // With Config.Split the servers run in a child process (ServeChild), so
@@ -109,29 +111,19 @@ func (e *env) serveRequest(req childRequest, servers map[int]Server, next *int) 
 
 // child is the parent's handle on a ServeChild process.
 type child struct {
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Scanner
-	enc   *json.Encoder
-	waitc chan error
+	mu  sync.Mutex
+	p   *childproc.Proc
+	out *bufio.Scanner
+	enc *json.Encoder
 }
 
 // startChild starts cmd as a ServeChild process.
 func startChild(cmd *exec.Cmd) (*child, error) {
-	in, err := cmd.StdinPipe()
+	p, err := childproc.Start(cmd)
 	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	setParentDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start child: %w", err)
 	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out), enc: json.NewEncoder(in), waitc: make(chan error, 1)}
+	c := &child{p: p, out: bufio.NewScanner(p.Out), enc: json.NewEncoder(p.In)}
 	c.out.Buffer(make([]byte, 4096), maxChildLine)
 	return c, nil
 }
@@ -167,15 +159,7 @@ func (c *child) listen(ctx context.Context, spec ServerSpec) (Server, error) {
 // close ends the child: its stdin closes, and it is killed if it has not
 // exited 10 s later.
 func (c *child) close() error {
-	_ = c.in.Close()
-	go func() { c.waitc <- c.cmd.Wait() }()
-	select {
-	case err := <-c.waitc:
-		return err
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		return errors.Join(errors.New("bench: child did not exit; killed"), <-c.waitc)
-	}
+	return c.p.Stop(10 * time.Second)
 }
 
 // remoteServer is a server in the child process.

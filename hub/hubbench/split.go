@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/weftnet/weft/identity"
+	"github.com/weftnet/weft/internal/childproc"
 	"github.com/weftnet/weft/transport/tcp"
 )
 
@@ -26,10 +27,8 @@ var statsRequest = []byte("hubbench: stats")
 
 // remote is member 1 of a split cluster: another process.
 type remote struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	id    identity.PeerID
-	done  chan error // cmd.Wait's outcome
+	p  *childproc.Proc
+	id identity.PeerID
 }
 
 // ServeRemoteIfAsked belongs first in the TestMain, main or an init of a binary
@@ -94,28 +93,20 @@ func StartSplit(ctx context.Context) (*Cluster, error) {
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), remoteEnv+"=1")
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	p, err := childproc.Start(cmd)
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("hubbench: start the remote member: %w", err)
 	}
-	r := &remote{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	r := &remote{p: p}
 	c := &Cluster{remote: r}
 	lines := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(p.Out)
 		if sc.Scan() {
 			lines <- sc.Text()
 		}
 		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-		r.done <- cmd.Wait()
+		_, _ = io.Copy(io.Discard, p.Out)
 	}()
 	var line string
 	select {
@@ -149,7 +140,7 @@ func StartSplit(ctx context.Context) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if _, err := fmt.Fprintln(stdin, h.Contact().String()); err != nil {
+	if _, err := fmt.Fprintln(p.In, h.Contact().String()); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -160,17 +151,9 @@ func StartSplit(ctx context.Context) (*Cluster, error) {
 	return c, nil
 }
 
-// stop ends the remote member: it closes the member's stdin and waits for
-// it to exit, killing it after a grace period.
-func (r *remote) stop() {
-	_ = r.stdin.Close()
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-}
+// stop ends the remote member: its stdin closes, and it is killed if it
+// has not exited 10 s later.
+func (r *remote) stop() { _ = r.p.Stop(10 * time.Second) }
 
 // usageWire encodes a member's counters for a stats reply.
 func usageWire(u usage) []byte {

@@ -1,4 +1,4 @@
-package bench
+package childproc
 
 import (
 	"os/exec"

@@ -1,9 +1,9 @@
 //go:build !linux
 
-package bench
+package childproc
 
 import "os/exec"
 
 // setParentDeathSignal does nothing here: the child still ends when its
-// stdin closes.
-func setParentDeathSignal(cmd *exec.Cmd) {}
+// standard input closes.
+func setParentDeathSignal(*exec.Cmd) {}
