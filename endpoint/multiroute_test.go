@@ -125,8 +125,14 @@ func testSwitch(t *testing.T, second transport.Transport, secondAddr ma.Multiadd
 	if err := <-sendErr; err != nil {
 		t.Fatal(err)
 	}
-	if a := kind(); a != ln.Addrs()[1].String() {
-		t.Fatalf("after the switch the connection goes to %s, want the second address %s", a, ln.Addrs()[1])
+	// On a loaded machine the dialer's worker may send every message over
+	// TCP before it handles the kill: the switch then comes after the
+	// last delivery, and the session resumes on an empty log.
+	for a := kind(); a != ln.Addrs()[1].String(); a = kind() {
+		if ctx.Err() != nil {
+			t.Fatalf("after the switch the connection goes to %q, want the second address %s", a, ln.Addrs()[1])
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if r := cli.Stats().Resumes; r < 1 {
 		t.Fatalf("Stats().Resumes = %d, want at least 1", r)
