@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/weftnet/weft/driver"
@@ -34,10 +35,10 @@ type session struct {
 
 	reasm      *record.Reassembler
 	recvd      uint64
-	consumed   uint64 // on the worker: delivered to Handler or Recv queue, credited
-	recvCredit chan int
-	ackSent    uint64 // Ack.Offset last sent
-	windowSent uint64 // Ack.Offset+Window last sent
+	consumed   uint64        // on the worker: delivered to Handler or Recv queue, credited
+	recvCredit atomic.Uint64 // bytes Recv consumed, not yet added to consumed (foldCredit)
+	ackSent    uint64        // Ack.Offset last sent
+	windowSent uint64        // Ack.Offset+Window last sent
 	ackDue     bool
 
 	pingID   uint64
@@ -76,7 +77,6 @@ type session struct {
 func (s *session) init(ep *Endpoint) {
 	s.ep = ep
 	s.reasm, _ = record.NewReassembler(ep.cfg.MaxMessageBytes) // validated by Config
-	s.recvCredit = make(chan int, 1)
 	s.windowSent = uint64(ep.cfg.RecvWindowBytes)
 }
 
@@ -318,6 +318,7 @@ func (s *session) addControl(f *record.Frame) {
 		}
 	}
 	if s.ackDue || s.recvd != s.ackSent {
+		s.foldCredit()
 		f.HasAck = true
 		f.Ack = record.Ack{Offset: s.recvd, Window: s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.recvd}
 		s.ackSent, s.windowSent = s.recvd, s.consumed+uint64(s.ep.cfg.RecvWindowBytes)
@@ -551,6 +552,7 @@ func (s *session) deliver(msg []byte) error {
 func (s *session) afterRecv() {
 	s.ep.stats.msgsRecv.Store(s.reasm.Messages())
 	unacked := s.recvd - s.ackSent
+	s.foldCredit()
 	windowGrowth := s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.windowSent
 	if unacked >= 64<<10 || windowGrowth >= uint64(s.ep.cfg.RecvWindowBytes)/4 || s.dg.unackedPkt >= 2 {
 		s.ackDue = true
@@ -561,35 +563,25 @@ func (s *session) afterRecv() {
 }
 
 // creditRecv records n bytes consumed by Recv (any goroutine). It reports
-// whether a window update should be sent.
+// whether the worker should announce the window now: when the credit not
+// yet folded in crosses a quarter of the window. Below that the worker
+// folds it into the next ACK it sends anyway (foldCredit), so a Recv does
+// not wake the worker for every message. No sender can stall on the rest:
+// a sender blocked on the window means every byte of it arrived here, so
+// once Recv has taken them the credit is past the quarter.
 func (s *session) creditRecv(n int) bool {
-	select {
-	case s.recvCredit <- n:
-		return true
-	default:
-		// A credit is pending; add to it.
-		for {
-			select {
-			case old := <-s.recvCredit:
-				n += old
-			default:
-			}
-			select {
-			case s.recvCredit <- n:
-				return true
-			default:
-			}
-		}
-	}
+	quarter := uint64(s.ep.cfg.RecvWindowBytes) / 4
+	now := s.recvCredit.Add(uint64(n))
+	return now >= quarter && now-uint64(n) < quarter
 }
 
-// sendWindowUpdate runs on the worker after Recv consumed messages.
+// foldCredit adds what Recv consumed to consumed; on the worker.
+func (s *session) foldCredit() { s.consumed += s.recvCredit.Swap(0) }
+
+// sendWindowUpdate runs on the worker after Recv consumed a quarter of the
+// window.
 func (s *session) sendWindowUpdate() {
-	select {
-	case n := <-s.recvCredit:
-		s.consumed += uint64(n)
-	default:
-	}
+	s.foldCredit()
 	if s.consumed+uint64(s.ep.cfg.RecvWindowBytes)-s.windowSent >= uint64(s.ep.cfg.RecvWindowBytes)/4 {
 		s.ackDue = true
 		s.flush()
@@ -627,6 +619,7 @@ func (s *session) linkDown(l *link, err error) {
 	}
 	s.link = nil
 	s.helloDone = false
+	s.out, s.pktEnds = s.out[:0], s.pktEnds[:0] // sealed for the dead link
 	s.stopTimer(&s.aliveTimer)
 	s.stopTimer(&s.ackTimer)
 	s.stopTimer(&s.ptoTimer)
