@@ -46,6 +46,22 @@ type Poller struct {
 	rc                          syscall.RawConn      // weft patch: waits in Go's netpoller
 	blocking                    bool                 // weft patch: registration failed; wait in epoll_wait
 	urgent                      atomic.Bool          // weft patch: in the urgent set (poller_epoll_urgent.go)
+	probe                       probe                // weft patch: wait's poll, allocated once
+	probeFn                     func(uintptr) bool   // weft patch: probe.poll, bound once
+}
+
+// probe is the non-blocking epoll_wait that wait runs inside RawConn.Read.
+// weft patch: a closure made per wait escaped to the heap with its results
+// (three allocations per wake-up).
+type probe struct {
+	events []unix.EpollEvent
+	n      int
+	err    error
+}
+
+func (pr *probe) poll(fd uintptr) bool {
+	pr.n, pr.err = unix.EpollWait(int(fd), pr.events, 0)
+	return pr.n != 0 || (pr.err != nil && pr.err != unix.EINTR)
 }
 
 // wait returns the ready events, waiting for at most msec milliseconds
@@ -89,23 +105,21 @@ func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 			runtime.Gosched()
 		}
 	}
-	var n int
-	var err error
-	rerr := p.rc.Read(func(fd uintptr) bool {
-		n, err = unix.EpollWait(int(fd), events, 0)
-		return n != 0 || (err != nil && err != unix.EINTR)
-	})
+	pr := &p.probe
+	pr.events = events
+	rerr := p.rc.Read(p.probeFn)
+	n, err := pr.n, pr.err
+	pr.events, pr.n, pr.err = nil, 0, nil
 	if errors.Is(rerr, os.ErrDeadlineExceeded) {
 		// Woken by wake: clear the deadline before Polling looks at the
 		// task queues, so a wake that lands after this is not lost (the
 		// next wait returns at once) and one that landed before has its
-		// task in the queues already.
+		// task in the queues already. No epoll_wait here: the tasks run
+		// first, and the wait after them polls (without parking if
+		// anything is ready), so I/O that arrived meanwhile is not late
+		// by more than the tasks, and a wake costs no system call.
 		_ = p.file.SetReadDeadline(time.Time{})
-		n, err = unix.EpollWait(p.fd, events, 0)
-		if err == unix.EINTR {
-			n, err = 0, nil
-		}
-		return n, err
+		return 0, nil
 	}
 	if rerr != nil {
 		return 0, rerr
@@ -157,6 +171,7 @@ func (p *Poller) register() bool {
 		return false
 	}
 	p.rc = rc
+	p.probeFn = p.probe.poll
 	return true
 }
 
