@@ -323,7 +323,10 @@ func (s *session) addControl(f *record.Frame) {
 		f.Ack = record.Ack{Offset: s.recvd, Window: s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.recvd}
 		s.ackSent, s.windowSent = s.recvd, s.consumed+uint64(s.ep.cfg.RecvWindowBytes)
 		s.ackDue = false
-		s.stopTimer(&s.ackTimer)
+		// The delayed-ACK timer stays armed: when it fires it finds
+		// nothing owed, or acknowledges what came since. Stopping and
+		// re-arming it on every message a reply carries the ACK for
+		// cost more than one idle firing per ackDelay.
 	}
 	if s.pongDue {
 		f.HasPong, f.Pong = true, s.pongID
