@@ -26,7 +26,7 @@ const DatagramHeaderLen = 1 + 8
 // The sealer assigns packet numbers itself, 0, 1, 2, ..., so a nonce is never
 // reused. Not safe for concurrent use.
 type DatagramSealer struct {
-	c    noise.Cipher // nil: plaintext mode
+	x    *aead // nil: plaintext mode
 	next uint64
 }
 
@@ -37,7 +37,7 @@ type DatagramSealer struct {
 func NewDatagramSealer(cs *noise.CipherState) *DatagramSealer {
 	s := &DatagramSealer{}
 	if cs != nil {
-		s.c = cs.Cipher()
+		s.x = newAEAD(cs)
 	}
 	return s
 }
@@ -55,23 +55,23 @@ func (s *DatagramSealer) Seal(dst, plaintext []byte) (packet []byte, pn uint64, 
 		return dst, 0, tooLarge("record plaintext of %d bytes exceeds %d", len(plaintext), MaxPlaintext)
 	}
 	pn = s.next
-	if pn > noise.MaxNonce {
+	if pn > maxNonce {
 		return dst, 0, fmt.Errorf("record: seal: %w", noise.ErrMaxNonce)
 	}
 	s.next++
 	l := len(dst)
 	dst = append(dst, TypeData)
 	dst = binary.BigEndian.AppendUint64(dst, pn)
-	if s.c == nil {
+	if s.x == nil {
 		return append(dst, plaintext...), pn, nil
 	}
-	return s.c.Encrypt(dst, pn, dst[l:l+DatagramHeaderLen], plaintext), pn, nil
+	return s.x.seal(dst, pn, dst[l:l+DatagramHeaderLen], plaintext), pn, nil
 }
 
 // DatagramOpener opens data packets in any order, rejecting duplicates and
 // packets older than ReplayWindow. Not safe for concurrent use.
 type DatagramOpener struct {
-	c   noise.Cipher // nil: plaintext mode
+	x   *aead // nil: plaintext mode
 	win replayWindow
 }
 
@@ -82,7 +82,7 @@ type DatagramOpener struct {
 func NewDatagramOpener(cs *noise.CipherState) *DatagramOpener {
 	o := &DatagramOpener{}
 	if cs != nil {
-		o.c = cs.Cipher()
+		o.x = newAEAD(cs)
 	}
 	return o
 }
@@ -99,7 +99,7 @@ func NewDatagramOpener(cs *noise.CipherState) *DatagramOpener {
 // routine drops (ErrReplay, ErrAuth) do not allocate.
 func (o *DatagramOpener) Open(dst, packet []byte) (pn uint64, plaintext []byte, err error) {
 	minLen := DatagramHeaderLen
-	if o.c != nil {
+	if o.x != nil {
 		minLen += TagLen
 	}
 	if len(packet) < minLen {
@@ -112,16 +112,16 @@ func (o *DatagramOpener) Open(dst, packet []byte) (pn uint64, plaintext []byte, 
 		return 0, dst, malformedTooLarge("datagram payload of %d bytes exceeds %d", len(packet)-minLen, MaxPlaintext)
 	}
 	pn = binary.BigEndian.Uint64(packet[1:DatagramHeaderLen])
-	if pn > noise.MaxNonce {
+	if pn > maxNonce {
 		return 0, dst, malformed("datagram packet number %d is reserved", pn)
 	}
 	if err := o.win.check(pn); err != nil {
 		return pn, dst, err
 	}
 	payload := packet[DatagramHeaderLen:]
-	if o.c == nil {
+	if o.x == nil {
 		plaintext = append(dst, payload...)
-	} else if plaintext, err = o.c.Decrypt(dst, pn, packet[:DatagramHeaderLen], payload); err != nil {
+	} else if plaintext, err = o.x.open(dst, pn, packet[:DatagramHeaderLen], payload); err != nil {
 		return pn, dst, ErrAuth
 	}
 	o.win.mark(pn)

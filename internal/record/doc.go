@@ -106,7 +106,8 @@
 //	ciphertext  AEAD(key, nonce = pn, ad = the 9 header bytes, plaintext)
 //
 // The AEAD is the Noise cipher with an explicit nonce (Cipher().Encrypt);
-// packet number 2^64-1, the Noise rekey nonce, is never used. The receiver
+// packet numbers 2^64-2 (see aead.go) and 2^64-1 (the Noise rekey nonce) are
+// never used, on streams either. The receiver
 // keeps a 1024-packet sliding replay window (RFC 6479): a packet number
 // already accepted, or ReplayWindow or more below the largest accepted, is
 // rejected with ErrReplay before decryption, and a packet enters the window

@@ -2,7 +2,6 @@ package record
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/flynn/noise"
@@ -27,17 +26,24 @@ const (
 
 // StreamSealer seals records for a byte stream: each record is a uint16
 // big-endian ciphertext length followed by the ciphertext, encrypted with
-// the Noise CipherState's implicit nonce counter. Not safe for concurrent
-// use.
+// the Noise cipher under the nonce counter a CipherState keeps (its
+// Encrypt's nonce). Not safe for concurrent use.
 type StreamSealer struct {
-	cs *noise.CipherState // nil: plaintext mode
+	x *aead  // nil: plaintext mode
+	n uint64 // the next record's nonce
 }
 
 // NewStreamSealer returns a sealer that encrypts with cs, the sending
-// CipherState of a finished Noise handshake. A nil cs selects plaintext mode
-// (InsecurePlaintext): same framing, ciphertext = plaintext.
+// CipherState of a finished Noise handshake, from cs's nonce on. It takes
+// cs.Cipher(), after which cs itself must not Encrypt. A nil cs selects
+// plaintext mode (InsecurePlaintext): same framing, ciphertext =
+// plaintext.
 func NewStreamSealer(cs *noise.CipherState) *StreamSealer {
-	return &StreamSealer{cs: cs}
+	if cs == nil {
+		return &StreamSealer{}
+	}
+	n := cs.Nonce()
+	return &StreamSealer{x: newAEAD(cs), n: n}
 }
 
 // Seal appends the stream record for plaintext to dst. plaintext is at most
@@ -49,20 +55,16 @@ func (s *StreamSealer) Seal(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintext {
 		return dst, tooLarge("record plaintext of %d bytes exceeds %d", len(plaintext), MaxPlaintext)
 	}
-	n := len(plaintext)
-	if s.cs != nil {
-		n += TagLen
-	}
-	l := len(dst)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	if s.cs == nil {
+	if s.x == nil {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(plaintext)))
 		return append(dst, plaintext...), nil
 	}
-	out, err := s.cs.Encrypt(dst, nil, plaintext)
-	if err != nil {
-		return dst[:l], fmt.Errorf("record: seal: %w", err)
+	if s.n > maxNonce {
+		return dst, fmt.Errorf("record: seal: %w", noise.ErrMaxNonce)
 	}
-	return out, nil
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(plaintext)+TagLen))
+	s.n++
+	return s.x.seal(dst, s.n-1, nil, plaintext), nil
 }
 
 // StreamOpener parses and opens stream records from arbitrary chunks of the
@@ -81,7 +83,8 @@ type StreamOpener struct {
 	// A record that fails authentication may leave bytes there.
 	Into func(n int) []byte
 
-	cs   *noise.CipherState // nil: plaintext mode
+	x    *aead  // nil: plaintext mode
+	n    uint64 // the next record's nonce
 	hdr  [StreamHeaderLen]byte
 	nhdr int    // length-prefix bytes of the partial record held in hdr
 	need int    // ciphertext length of the partial record, once nhdr == 2
@@ -91,9 +94,13 @@ type StreamOpener struct {
 
 // NewStreamOpener returns an opener that decrypts with cs, the receiving
 // CipherState of a finished Noise handshake, or a plaintext-mode opener if
-// cs is nil.
+// cs is nil. It takes cs.Cipher(), after which cs itself must not Decrypt.
 func NewStreamOpener(cs *noise.CipherState) *StreamOpener {
-	return &StreamOpener{cs: cs}
+	if cs == nil {
+		return &StreamOpener{}
+	}
+	n := cs.Nonce()
+	return &StreamOpener{x: newAEAD(cs), n: n}
 }
 
 // Feed consumes all of in and calls fn once per complete record, in order,
@@ -179,10 +186,10 @@ func (o *StreamOpener) fill(in []byte) (rest []byte, done bool, err error) {
 
 // checkLen validates a record's declared ciphertext length.
 func (o *StreamOpener) checkLen(n int) error {
-	if o.cs != nil && n < TagLen {
+	if o.x != nil && n < TagLen {
 		return malformed("stream record of %d bytes is shorter than the %d-byte tag", n, TagLen)
 	}
-	if o.cs == nil && n > MaxPlaintext {
+	if o.x == nil && n > MaxPlaintext {
 		return malformedTooLarge("plaintext stream record of %d bytes exceeds %d", n, MaxPlaintext)
 	}
 	return nil
@@ -200,7 +207,7 @@ func (o *StreamOpener) scratch(n int) []byte {
 // openChunk opens a record that lies in the caller's chunk, decrypting into
 // the opener's scratch buffer.
 func (o *StreamOpener) openChunk(ciphertext []byte) ([]byte, error) {
-	if o.cs == nil {
+	if o.x == nil {
 		return ciphertext, nil
 	}
 	if into := o.into(len(ciphertext)); into != nil {
@@ -212,7 +219,7 @@ func (o *StreamOpener) openChunk(ciphertext []byte) ([]byte, error) {
 // into returns Into's destination for a keyed record of n ciphertext bytes,
 // if it offers one with room for the plaintext.
 func (o *StreamOpener) into(n int) []byte {
-	if o.Into == nil || o.cs == nil {
+	if o.Into == nil || o.x == nil {
 		return nil
 	}
 	if dst := o.Into(n - TagLen); cap(dst) >= n-TagLen {
@@ -224,16 +231,17 @@ func (o *StreamOpener) into(n int) []byte {
 // open returns the plaintext of ciphertext, appended to dst when keyed, and
 // ciphertext itself in plaintext mode.
 func (o *StreamOpener) open(dst, ciphertext []byte) ([]byte, error) {
-	if o.cs == nil {
+	if o.x == nil {
 		return ciphertext, nil
 	}
-	pt, err := o.cs.Decrypt(dst, nil, ciphertext)
+	if o.n > maxNonce {
+		return nil, fmt.Errorf("record: open: %w", noise.ErrMaxNonce)
+	}
+	pt, err := o.x.open(dst, o.n, nil, ciphertext)
 	if err != nil {
-		if errors.Is(err, noise.ErrMaxNonce) {
-			return nil, fmt.Errorf("record: open: %w", err)
-		}
 		return nil, ErrAuth
 	}
+	o.n++
 	return pt, nil
 }
 
