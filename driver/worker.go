@@ -39,6 +39,7 @@ type Worker struct {
 	owned map[Movable]uint64 // movable → load at last Rebalance
 	conns atomic.Int64
 
+	runTask      func(any) error // runTaskParam, bound once
 	queued       atomic.Int64
 	tasks        atomic.Uint64
 	events       atomic.Uint64
@@ -104,16 +105,20 @@ func (w *Worker) Execute(fn func()) error {
 		return ErrClosed
 	}
 	w.queued.Add(1)
-	err := w.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		w.queued.Add(-1)
-		w.tasks.Add(1)
-		fn()
-		return nil
-	}))
-	if err != nil {
+	if err := gnet.ExecuteFunc(w.loop, w.runTask, fn); err != nil {
 		w.queued.Add(-1)
 		return fmt.Errorf("driver: worker %d: %w", w.id, ErrClosed)
 	}
+	return nil
+}
+
+// runTaskParam runs a function handed over by Execute, passed as gnet's
+// task parameter to the method value runTask, bound once: Execute makes
+// no closure.
+func (w *Worker) runTaskParam(fn any) error {
+	w.queued.Add(-1)
+	w.tasks.Add(1)
+	fn.(func())()
 	return nil
 }
 
@@ -243,6 +248,7 @@ func (h *loopHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 
 func startWorker(d *Driver, id int) (*Worker, error) {
 	w := &Worker{id: id, d: d, owned: make(map[Movable]uint64)}
+	w.runTask = w.runTaskParam
 	w.wheel = wheel.New(d.clock.now())
 	w.nextTick.Store(noTick)
 	cli, err := gnet.NewClient(&loopHandler{w: w},
