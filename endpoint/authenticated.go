@@ -16,22 +16,50 @@ type handshaker interface {
 	Step(in []byte) (out []byte, res *handshake.Result, err error)
 }
 
-// handshakeFor returns the handshake to run on c with hs's configuration.
-// Over a transport.Authenticated connection (quic's TLS 1.3, a libp2p
-// stream) the transport has proven both transport identities and seals
-// every byte, so Noise would only encrypt twice: the link runs
+// handshakeFor returns the handshake to run on c with cfg, which
+// cfg.Check accepted, for the dialer (initiator) or the listener. Over a
+// transport.Authenticated connection (quic's TLS 1.3, a libp2p stream)
+// the transport has proven both transport identities and seals every
+// byte, so Noise would only encrypt twice: the link runs
 // handshake.AuthState instead, and its records travel in the plaintext
-// framing. The connection's type decides, and both ends of a connection
-// share their transport, so neither side can pick the other mode; a peer
-// that speaks Noise there anyway fails the handshake as malformed.
-func handshakeFor(c transport.Conn, hs *handshake.State) (handshaker, error) {
-	a, ok := c.(transport.Authenticated)
-	if !ok {
-		return hs, nil
+// framing. Noise's state (a fresh static key and a signature over it) is
+// built only for the other connections. The connection's type decides,
+// and both ends of a connection share their transport, so neither side
+// can pick the other mode; a peer that speaks Noise there anyway fails the
+// handshake as malformed.
+func handshakeFor(c transport.Conn, cfg handshake.Config, initiator bool) (handshaker, error) {
+	var (
+		hs  handshaker
+		err error
+	)
+	switch a, ok := c.(transport.Authenticated); {
+	case ok && initiator:
+		hs, err = authOrNil(handshake.NewAuthInitiator(cfg, a.LocalPeer(), a.RemotePeer()))
+	case ok:
+		hs, err = authOrNil(handshake.NewAuthResponder(cfg, a.LocalPeer(), a.RemotePeer()))
+	case initiator:
+		hs, err = noiseOrNil(handshake.NewInitiator(cfg))
+	default:
+		hs, err = noiseOrNil(handshake.NewResponder(cfg))
 	}
-	auth, err := hs.Authenticated(a.LocalPeer(), a.RemotePeer())
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
-	return auth, nil
+	return hs, nil
+}
+
+// authOrNil and noiseOrNil keep a nil state from becoming a non-nil
+// handshaker.
+func authOrNil(s *handshake.AuthState, err error) (handshaker, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func noiseOrNil(s *handshake.State, err error) (handshaker, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/identity"
-	"github.com/weftnet/weft/internal/handshake"
 	"github.com/weftnet/weft/transport"
 )
 
@@ -165,8 +164,8 @@ var errLostRace = errors.New("endpoint: another address connected first")
 // a handshake: a later one closes its connection and fails with
 // errLostRace.
 func (ep *Endpoint) dialRoute(ctx context.Context, r route, won *atomic.Bool) error {
-	hs, err := handshake.NewInitiator(ep.cfg.handshakeConfig(ep.expect))
-	if err != nil {
+	hc := ep.cfg.handshakeConfig(ep.expect)
+	if err := hc.Check(); err != nil {
 		return fmt.Errorf("endpoint: %w", err)
 	}
 	l := newLink(&ep.cfg, nil, true)
@@ -183,11 +182,14 @@ func (ep *Endpoint) dialRoute(ctx context.Context, r route, won *atomic.Bool) er
 		})
 		return errLostRace
 	}
+	// Here, not on the worker, and only now that c's type is known: a
+	// Noise state costs a key generation and a signature.
+	hs, hsErr := handshakeFor(c, hc, true)
 	return c.Post(func() {
 		l.conn = c
 		l.datagram = c.Kind() == transport.Datagram
 		if l.phase == phaseHandshake {
-			l.start(hs)
+			l.start(hs, hsErr)
 		}
 	})
 }

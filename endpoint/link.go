@@ -79,10 +79,11 @@ func newLink(cfg *Config, c transport.Conn, initiator bool) *link {
 	return &link{cfg: cfg, conn: c, datagram: c != nil && c.Kind() == transport.Datagram, initiator: initiator}
 }
 
-// start begins the handshake (on the conn's worker): Noise, or the
-// authenticated exchange if the conn is transport.Authenticated (see
-// handshakeFor). The initiator sends the first message.
-func (l *link) start(hs *handshake.State) {
+// start begins the handshake hs (on the conn's worker): Noise, or the
+// authenticated exchange if the conn is transport.Authenticated; err is
+// handshakeFor's error, which fails the link. The initiator sends the
+// first message.
+func (l *link) start(hs handshaker, err error) {
 	// Worker timers run on the worker that armed them, which the conn may
 	// have left: the callbacks only Post to the conn, captured here.
 	c := l.conn
@@ -93,11 +94,11 @@ func (l *link) start(hs *handshake.State) {
 			}
 		})
 	})
-	var err error
-	if l.hs, err = handshakeFor(c, hs); err != nil {
+	if err != nil {
 		l.fail(err)
 		return
 	}
+	l.hs = hs
 	if !l.initiator {
 		return
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/identity"
-	"github.com/weftnet/weft/internal/handshake"
 	"github.com/weftnet/weft/internal/record"
 	"github.com/weftnet/weft/transport"
 )
@@ -137,13 +136,13 @@ func (ln *Listener) BadConnections() uint64 { return ln.badLinks.Load() }
 // acceptConn runs on the new connection's worker: the link runs the
 // responder side of the handshake.
 func (ln *Listener) acceptConn(c transport.Conn) transport.Handler {
-	hs, err := handshake.NewResponder(ln.cfg.handshakeConfig(identity.PeerID{}))
-	if err != nil {
+	hc := ln.cfg.handshakeConfig(identity.PeerID{})
+	if hc.Check() != nil {
 		return nil
 	}
 	l := newLink(&ln.cfg, c, false)
 	l.ln = ln
-	l.start(hs)
+	l.start(handshakeFor(c, hc, false))
 	return l
 }
 

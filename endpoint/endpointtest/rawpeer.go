@@ -259,12 +259,16 @@ func (p *rawPeer) initiator(cfg handshake.Config) (interface {
 	Start() ([]byte, error)
 	Step([]byte) ([]byte, *handshake.Result, error)
 }, error) {
+	if a, ok := p.c.(transport.Authenticated); ok {
+		hs, err := handshake.NewAuthInitiator(cfg, a.LocalPeer(), a.RemotePeer())
+		if err != nil {
+			return nil, err
+		}
+		return hs, nil
+	}
 	hs, err := handshake.NewInitiator(cfg)
 	if err != nil {
 		return nil, err
-	}
-	if a, ok := p.c.(transport.Authenticated); ok {
-		return hs.Authenticated(a.LocalPeer(), a.RemotePeer())
 	}
 	return hs, nil
 }

@@ -172,27 +172,23 @@ type AuthState struct {
 
 // NewAuthInitiator returns the dialer's side; local and remote are the
 // transport identities the connection proved (transport.Authenticated's
-// LocalPeer and RemotePeer).
+// LocalPeer and RemotePeer). It checks cfg as NewInitiator does (see
+// [Config.Check]) but builds no Noise state: it generates no key, signs
+// nothing and reads no Rand. Config.Expect applies to the endpoint
+// identity the exchange proves.
 func NewAuthInitiator(cfg Config, local, remote identity.PeerID) (*AuthState, error) {
 	return newAuthState(cfg, true, local, remote)
 }
 
-// NewAuthResponder returns the listener's side.
+// NewAuthResponder returns the listener's side, as NewAuthInitiator.
 func NewAuthResponder(cfg Config, local, remote identity.PeerID) (*AuthState, error) {
 	return newAuthState(cfg, false, local, remote)
 }
 
 func newAuthState(cfg Config, initiator bool, local, remote identity.PeerID) (*AuthState, error) {
-	c := config{key: cfg.Identity, expect: cfg.Expect, plaintext: cfg.InsecurePlaintext,
-		compression: cfg.Compression, maxMessageBytes: cfg.MaxMessageBytes}
-	if c.key.IsZero() {
-		return nil, errors.New("handshake: config: Identity is required")
-	}
-	switch {
-	case c.maxMessageBytes == 0:
-		c.maxMessageBytes = DefaultMaxMessageBytes
-	case c.maxMessageBytes < 0 || c.maxMessageBytes > MaxMessageBytesLimit:
-		return nil, fmt.Errorf("handshake: config: MaxMessageBytes %d out of range [1, %d]", c.maxMessageBytes, MaxMessageBytesLimit)
+	c, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	return authFromConfig(c, initiator, local, remote)
 }
@@ -202,13 +198,6 @@ func authFromConfig(c config, initiator bool, local, remote identity.PeerID) (*A
 		return nil, errors.New("handshake: authenticated: the transport's local and remote peer IDs are required")
 	}
 	return &AuthState{cfg: c, initiator: initiator, local: local, remote: remote}, nil
-}
-
-// Authenticated returns the handshake over an authenticated transport for
-// s's configuration and role, to run instead of s (which must not be used
-// afterwards) on a connection whose transport proved local and remote.
-func (s *State) Authenticated(local, remote identity.PeerID) (*AuthState, error) {
-	return authFromConfig(s.cfg, s.initiator, local, remote)
 }
 
 // Start returns m1. Only an initiator calls it, once, before Step.

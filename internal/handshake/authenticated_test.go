@@ -2,6 +2,7 @@ package handshake
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -236,29 +237,75 @@ func TestAuthRetransmitAndUnexpected(t *testing.T) {
 	}
 }
 
-func TestAuthFromState(t *testing.T) {
+// countingReader counts the reads of a Config.Rand.
+type countingReader struct{ n int }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	r.n++
+	return rand.Read(p)
+}
+
+// TestAuthConfig: the authenticated constructors check a Config exactly as
+// NewInitiator does (same errors, as Config.Check reports them) but build
+// no Noise state: no static key, no Rand read.
+func TestAuthConfig(t *testing.T) {
 	ki, kr := testKey(t, 1), testKey(t, 2)
-	s, err := NewInitiator(Config{Identity: ki, Expect: peerOf(testKey(t, 3)), Compression: true})
+	for name, c := range badConfigs(t) {
+		_, want := NewInitiator(c)
+		if want == nil {
+			t.Fatalf("%s: NewInitiator accepted it", name)
+		}
+		if err := c.Check(); err == nil || err.Error() != want.Error() {
+			t.Errorf("%s: Check = %v; want %v", name, err, want)
+		}
+		_, ei := NewAuthInitiator(c, peerOf(ki), peerOf(kr))
+		_, er := NewAuthResponder(c, peerOf(kr), peerOf(ki))
+		if ei == nil || er == nil || ei.Error() != want.Error() || er.Error() != want.Error() {
+			t.Errorf("%s: NewAuthInitiator %v, NewAuthResponder %v; want %v", name, ei, er, want)
+		}
+	}
+	rnd := &countingReader{}
+	good := Config{Identity: ki, Rand: rnd, Ciphers: []Cipher{ChaChaPoly}}
+	if err := good.Check(); err != nil {
+		t.Fatalf("Check(good) = %v", err)
+	}
+	a, err := NewAuthInitiator(good, peerOf(ki), peerOf(kr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Authenticated(peerOf(ki), peerOf(kr))
+	if rnd.n != 0 || len(a.cfg.static.Private) != 0 || len(a.cfg.static.Public) != 0 {
+		t.Errorf("NewAuthInitiator read Rand %d times, static key %d+%d bytes; want no Noise state", rnd.n, len(a.cfg.static.Private), len(a.cfg.static.Public))
+	}
+	if _, err := NewInitiator(good); err != nil || rnd.n == 0 {
+		t.Errorf("NewInitiator: %v after %d reads of Rand; want a fresh static key from it", err, rnd.n)
+	}
+	if _, err := NewAuthInitiator(Config{Identity: ki}, identity.PeerID{}, peerOf(kr)); err == nil {
+		t.Error("NewAuthInitiator accepted a zero local peer")
+	}
+	if _, err := NewAuthResponder(Config{Identity: kr}, peerOf(kr), identity.PeerID{}); err == nil {
+		t.Error("NewAuthResponder accepted a zero remote peer")
+	}
+}
+
+// TestAuthKeepsConfig: what the Config says besides the keys reaches the
+// exchange: Expect (checked on m2 before anything else is sent) and the
+// compression offer.
+func TestAuthKeepsConfig(t *testing.T) {
+	ki, kr := testKey(t, 1), testKey(t, 2)
+	a, err := NewAuthInitiator(Config{Identity: ki, Expect: peerOf(testKey(t, 3)), Compression: true}, peerOf(ki), peerOf(kr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m1, _ := a.Start()
+	if m1[1]&authCompression == 0 {
+		t.Error("m1 does not offer compression although the Config does")
+	}
 	rsp, _ := NewAuthResponder(Config{Identity: kr, Compression: true}, peerOf(kr), peerOf(ki))
 	m2, _, err := rsp.Step(m1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.Step(m2); !errors.Is(err, ErrPeerMismatch) {
-		t.Errorf("Authenticated kept the Noise State's Expect? %v; want ErrPeerMismatch", err)
-	}
-	if _, err := NewAuthInitiator(Config{Identity: ki}, identity.PeerID{}, peerOf(kr)); err == nil {
-		t.Error("NewAuthInitiator accepted a zero local peer")
-	}
-	if _, err := NewAuthInitiator(Config{}, peerOf(ki), peerOf(kr)); err == nil {
-		t.Error("NewAuthInitiator accepted a zero Identity")
+		t.Errorf("NewAuthInitiator dropped the Config's Expect? %v; want ErrPeerMismatch", err)
 	}
 }

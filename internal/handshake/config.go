@@ -138,13 +138,39 @@ type config struct {
 	rand            io.Reader
 }
 
+// Check returns the error NewInitiator and NewResponder return for c, or
+// nil if they accept it, except for a failing Rand, which Check does not
+// read: it generates no key. NewAuthInitiator and NewAuthResponder check c
+// the same way. A caller that learns only later which of the two
+// handshakes a connection runs checks c first, and builds nothing it
+// would throw away.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
 // validate checks c, fills in defaults and generates a fresh Noise static
 // key if none is given. Errors name the field.
 func (c *Config) validate() (config, error) {
+	v, err := c.check()
+	if err != nil {
+		return config{}, err
+	}
+	if len(v.static.Private) == 0 {
+		if v.static, err = noise.DH25519.GenerateKeypair(v.rand); err != nil {
+			return config{}, fmt.Errorf("handshake: generate Noise static key: %w", err)
+		}
+	}
+	return v, nil
+}
+
+// check is validate without the key generation: a zero NoiseStatic stays
+// zero.
+func (c *Config) check() (config, error) {
 	v := config{
 		key: c.Identity, expect: c.Expect, plaintext: c.InsecurePlaintext,
 		compression: c.Compression, maxMessageBytes: c.MaxMessageBytes,
-		static: c.NoiseStatic, rand: c.Rand, aesHardware: hasAESHardware(),
+		rand: c.Rand, aesHardware: hasAESHardware(),
 	}
 	if c.aesHardware != nil {
 		v.aesHardware = c.aesHardware()
@@ -166,7 +192,7 @@ func (c *Config) validate() (config, error) {
 	if v.ciphers, err = checkCiphers(c.Ciphers, v.aesHardware); err != nil {
 		return config{}, err
 	}
-	if v.static, err = checkStatic(c.NoiseStatic, v.rand); err != nil {
+	if v.static, err = checkStatic(c.NoiseStatic); err != nil {
 		return config{}, err
 	}
 	return v, nil
@@ -196,17 +222,14 @@ func checkCiphers(list []Cipher, aesHardware bool) ([]Cipher, error) {
 	return append([]Cipher(nil), list...), nil
 }
 
-// checkStatic checks the sizes of a configured Noise static key pair or
-// generates a fresh one. It does not recompute the public key, which would
-// cost as much as generating a key: a Public that does not belong to Private
-// makes every handshake fail to decrypt, and breaks nothing else.
-func checkStatic(k noise.DHKey, rnd io.Reader) (noise.DHKey, error) {
+// checkStatic checks the sizes of a configured Noise static key pair and
+// copies it; the zero key pair stays zero (validate generates one). It
+// does not recompute the public key, which would cost as much as
+// generating a key: a Public that does not belong to Private makes every
+// handshake fail to decrypt, and breaks nothing else.
+func checkStatic(k noise.DHKey) (noise.DHKey, error) {
 	if len(k.Private) == 0 && len(k.Public) == 0 {
-		k, err := noise.DH25519.GenerateKeypair(rnd)
-		if err != nil {
-			return noise.DHKey{}, fmt.Errorf("handshake: generate Noise static key: %w", err)
-		}
-		return k, nil
+		return noise.DHKey{}, nil
 	}
 	if len(k.Private) != 32 || len(k.Public) != 32 {
 		return noise.DHKey{}, fmt.Errorf("handshake: config: NoiseStatic: %d-byte private and %d-byte public key, want 32 and 32",

@@ -25,6 +25,9 @@
 // certificate.go, a libp2p stream), the endpoint runs [AuthState] instead:
 // one plaintext negotiation message each way inside the transport's
 // encryption (authenticated.go documents its format), no Noise.
+// [NewAuthInitiator] and [NewAuthResponder] build no Noise state (no key
+// generation, no signature); a caller that learns only from the connection
+// which handshake it runs checks its Config first with [Config.Check].
 //
 // # Noise
 //

@@ -616,10 +616,11 @@ func TestRetransmit(t *testing.T) {
 	checkTransport(t, ires, rres)
 }
 
-func TestConfig(t *testing.T) {
+// badConfigs are configs every constructor must reject.
+func badConfigs(t *testing.T) map[string]Config {
 	k := testKey(t, 1)
 	static, _ := noise.DH25519.GenerateKeypair(rand.Reader)
-	bad := map[string]Config{
+	return map[string]Config{
 		"no identity":      {},
 		"negative max":     {Identity: k, MaxMessageBytes: -1},
 		"huge max":         {Identity: k, MaxMessageBytes: MaxMessageBytesLimit + 1},
@@ -629,7 +630,10 @@ func TestConfig(t *testing.T) {
 		"static no public": {Identity: k, NoiseStatic: noise.DHKey{Private: static.Private}},
 		"static short":     {Identity: k, NoiseStatic: noise.DHKey{Private: static.Private[:31], Public: static.Public}},
 	}
-	for name, c := range bad {
+}
+
+func TestConfig(t *testing.T) {
+	for name, c := range badConfigs(t) {
 		if _, err := NewInitiator(c); err == nil {
 			t.Errorf("%s: NewInitiator accepted it", name)
 		}
@@ -638,6 +642,7 @@ func TestConfig(t *testing.T) {
 		}
 	}
 	// A configured static key is the one the peer sees.
+	static, _ := noise.DH25519.GenerateKeypair(rand.Reader)
 	ic, _ := configs(t, false, false)
 	ic.NoiseStatic = static
 	ini, _ := NewInitiator(ic)
