@@ -39,7 +39,7 @@ var urgent struct {
 	lastCheck atomic.Int64 // ns since urgentEpoch of the last check
 
 	mu      sync.Mutex
-	fd      int // the epoll set of urgent pollers' epoll fds (-1 until needed)
+	fd      int // the epoll set of urgent pollers' epoll fds (-1 until needed; then never changes)
 	pollers map[int32]*Poller
 }
 
@@ -105,10 +105,9 @@ func checkUrgent() {
 		return
 	}
 	var evs [8]unix.EpollEvent
-	urgent.mu.Lock()
-	fd := urgent.fd
-	urgent.mu.Unlock()
-	n, err := unix.EpollWait(fd, evs[:], 0)
+	// urgent.fd is set once, before the first count.Add: the count seen
+	// above orders this read after it, no lock needed.
+	n, err := unix.EpollWait(urgent.fd, evs[:], 0)
 	if err != nil || n <= 0 {
 		return
 	}
