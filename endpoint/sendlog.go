@@ -100,9 +100,10 @@ func (l *sendLog) write(b []byte) {
 }
 
 // slice returns the bytes at [from, to) that lie in one chunk, starting at
-// from (so possibly fewer than asked). The bytes are committed: producers
-// never write below end. Call with mu held or from the worker for offsets
-// below an end it read under mu.
+// from (so possibly fewer than asked), for to at most end. Call with mu held
+// (producers may grow the chunk list); the bytes may be read after mu is
+// released: they are committed, producers never write below end, and only
+// release, on the worker, frees their chunk.
 func (l *sendLog) slice(from, to uint64) []byte {
 	idx := int((from - l.chunkBase) / chunkSize)
 	off := (from - l.chunkBase) % chunkSize
