@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,5 +239,43 @@ func TestCloseClosesTrackedAndStops(t *testing.T) {
 	}
 	if err := f.mb.Post(func() {}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Post to a mailbox on a closed driver = %v, want ErrClosed", err)
+	}
+}
+
+// TestExecuteWakesParkedWorker hands a worker one task at a time from
+// several goroutines, each waiting for its task to run before the next:
+// the worker parks between most of them, so a wake-up lost in the race
+// between a loop going to sleep and a task arriving hangs a goroutine.
+func TestExecuteWakesParkedWorker(t *testing.T) {
+	d := newTestDriver(t, 2)
+	rounds := 20000
+	if testing.Short() {
+		rounds = 3000
+	}
+	errs := make(chan error, 2)
+	for i := range 2 { // one per worker: each parks between its tasks
+		w := d.Workers()[i]
+		go func() {
+			ran := make(chan struct{}, 1)
+			task := func() { ran <- struct{}{} }
+			for r := range rounds {
+				if err := w.Execute(task); err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case <-ran:
+				case <-time.After(5 * time.Second):
+					errs <- fmt.Errorf("goroutine %d, round %d: the task did not run in 5s (a lost wake-up)", i, r)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

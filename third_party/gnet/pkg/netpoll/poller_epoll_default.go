@@ -48,18 +48,25 @@ type Poller struct {
 	urgent                      atomic.Bool          // weft patch: in the urgent set (poller_epoll_urgent.go)
 	probe                       probe                // weft patch: wait's poll, allocated once
 	probeFn                     func(uintptr) bool   // weft patch: probe.poll, bound once
+	parked                      atomic.Bool          // weft patch: wait is in RawConn.Read (see wake)
+	closed                      atomic.Bool          // weft patch: Close ran
 }
 
 // probe is the non-blocking epoll_wait that wait runs inside RawConn.Read.
 // weft patch: a closure made per wait escaped to the heap with its results
 // (three allocations per wake-up).
 type probe struct {
-	events []unix.EpollEvent
-	n      int
-	err    error
+	wakeupCall *int32 // the poller's: tasks wait, so do not park
+	events     []unix.EpollEvent
+	n          int
+	err        error
 }
 
 func (pr *probe) poll(fd uintptr) bool {
+	if atomic.LoadInt32(pr.wakeupCall) != 0 {
+		pr.n, pr.err = 0, nil
+		return true // Polling runs the tasks, then polls
+	}
 	pr.n, pr.err = unix.EpollWait(int(fd), pr.events, 0)
 	return pr.n != 0 || (pr.err != nil && pr.err != unix.EINTR)
 }
@@ -107,7 +114,9 @@ func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 	}
 	pr := &p.probe
 	pr.events = events
+	p.parked.Store(true) // before the probe looks at wakeupCall: see wake
 	rerr := p.rc.Read(p.probeFn)
+	p.parked.Store(false)
 	n, err := pr.n, pr.err
 	pr.events, pr.n, pr.err = nil, 0, nil
 	if errors.Is(rerr, os.ErrDeadlineExceeded) {
@@ -133,8 +142,18 @@ func (p *Poller) wait(events []unix.EpollEvent, msec int) (int, error) {
 // usually onto the caller's P, so it runs as soon as the caller blocks).
 // A loop in a blocking epoll_wait is woken through the eventfd, as stock
 // gnet does.
+//
+// Only a loop in wait needs the deadline: Trigger set wakeupCall before
+// calling wake, and wait's probe looks at wakeupCall after marking the loop
+// parked, so either the probe sees the task (and does not park) or wake
+// sees the mark (and sets the deadline). A running loop (one that yielded
+// after a busy round, say) finds the task when it next waits, with no
+// deadline to set and clear.
 func (p *Poller) wake() error {
 	if !p.blocking {
+		if !p.parked.Load() && !p.closed.Load() {
+			return nil
+		}
 		// Fails once the poller is closed, as the eventfd write did.
 		return p.file.SetReadDeadline(aLongTimeAgo)
 	}
@@ -171,6 +190,7 @@ func (p *Poller) register() bool {
 		return false
 	}
 	p.rc = rc
+	p.probe.wakeupCall = &p.wakeupCall
 	p.probeFn = p.probe.poll
 	return true
 }
@@ -212,7 +232,8 @@ func OpenPoller() (poller *Poller, err error) {
 
 // Close closes the poller.
 func (p *Poller) Close() error {
-	p.forgetUrgent() // weft patch
+	p.closed.Store(true) // weft patch: see wake
+	p.forgetUrgent()     // weft patch
 	_ = unix.Close(p.efd)
 	if p.file != nil {
 		return p.file.Close()
