@@ -28,38 +28,24 @@ type handshaker interface {
 // can pick the other mode; a peer that speaks Noise there anyway fails the
 // handshake as malformed.
 func handshakeFor(c transport.Conn, cfg handshake.Config, initiator bool) (handshaker, error) {
-	var (
-		hs  handshaker
-		err error
-	)
-	switch a, ok := c.(transport.Authenticated); {
-	case ok && initiator:
-		hs, err = authOrNil(handshake.NewAuthInitiator(cfg, a.LocalPeer(), a.RemotePeer()))
-	case ok:
-		hs, err = authOrNil(handshake.NewAuthResponder(cfg, a.LocalPeer(), a.RemotePeer()))
-	case initiator:
-		hs, err = noiseOrNil(handshake.NewInitiator(cfg))
-	default:
-		hs, err = noiseOrNil(handshake.NewResponder(cfg))
+	if a, ok := c.(transport.Authenticated); ok {
+		newAuth := handshake.NewAuthResponder
+		if initiator {
+			newAuth = handshake.NewAuthInitiator
+		}
+		s, err := newAuth(cfg, a.LocalPeer(), a.RemotePeer())
+		if err != nil {
+			return nil, fmt.Errorf("endpoint: %w", err)
+		}
+		return s, nil
 	}
+	newNoise := handshake.NewResponder
+	if initiator {
+		newNoise = handshake.NewInitiator
+	}
+	s, err := newNoise(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
-	}
-	return hs, nil
-}
-
-// authOrNil and noiseOrNil keep a nil state from becoming a non-nil
-// handshaker.
-func authOrNil(s *handshake.AuthState, err error) (handshaker, error) {
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func noiseOrNil(s *handshake.State, err error) (handshaker, error) {
-	if err != nil {
-		return nil, err
 	}
 	return s, nil
 }
