@@ -15,16 +15,20 @@ import (
 // The socket of an accepted connection is bound to the listening address
 // and port, then connected to the remote. Between the two it is an
 // unconnected member of the port, and the kernel may queue on it
-// datagrams from any address, not only the remote's. On Linux before
-// 6.13 the listener's reuseport program (pinToListener) keeps them off
-// it. Since 6.13 (4-tuple hash of connected UDP sockets, commit
+// datagrams from any address, not only the remote's: before Linux 6.13
+// the kernel spreads those among the unconnected members of the port's
+// SO_REUSEPORT group (the listener and sockets between bind and
+// connect). Since 6.13 (4-tuple hash of connected UDP sockets, commit
 // 78c91ae2c6de) connect takes a socket out of its SO_REUSEPORT group
 // but leaves it first in the port's hash chain, SO_REUSEPORT still set;
 // bind puts the next socket of the port in the group of the first such
 // socket of the chain (udp_reuseport_add_sock), so the kernel makes a new
-// group of the two, without the listener or its program, and the new
-// socket, the only unconnected member of it, gets every datagram of an
-// address that has no connected socket, until it is connected. So the transport does not rely on where
+// group of the two, without the listener, and the new socket, the only
+// unconnected member of it, gets every datagram of an address that has
+// no connected socket, until it is connected. (A reuseport program on
+// the listener, which this transport once had to pin those datagrams to
+// it, cannot help there, and it hurts where a group's first member is a
+// connected socket: see port.go.) So the transport does not rely on where
 // the kernel puts them:
 //
 //   - once connected, the socket gets a filter (sourceFilter): what

@@ -51,7 +51,8 @@ type conn struct {
 	local, remote ma.Multiaddr
 	remoteAP      netip.AddrPort
 	role          role
-	ln            *listener // accepted connections
+	ln            *listener      // accepted connections
+	port          netip.AddrPort // accepted: the listening address its socket is bound to, until closeFD (port.go)
 	load          atomic.Uint64
 	closeReq      atomic.Bool  // Close was called: writes fail from now on
 	queued        atomic.Int32 // datagrams handed over by the listener, not yet taken
@@ -306,6 +307,9 @@ func (c *conn) closeFD() {
 	if c.fd >= 0 {
 		_ = unix.Close(c.fd)
 		c.fd = -1
+		if c.port.IsValid() {
+			releasePort(c.port)
+		}
 	}
 }
 

@@ -16,27 +16,33 @@
 //
 // # Listening
 //
-// A listener is one UDP socket bound with SO_REUSEPORT, read by one
-// goroutine. When a datagram from a new remote address is a valid
-// INITIAL (below), the listener makes that address a connection: a new
-// socket bound to the same address and port and connected to the remote,
-// enrolled on a worker of the driver (Driver.Pick), where the AcceptFunc
-// runs and then gets the datagram. From then on Linux delivers that
-// remote's datagrams to the connected socket, on its worker's loop:
-// nothing is handed between workers. The few that reached the listening
-// socket first are handed to the connection through its mailbox
-// (Config.MaxQueued of them at most).
+// A listener is one UDP socket, read by one goroutine. It binds its port
+// without SO_REUSEPORT, so it never shares a port with another socket (a
+// port in use is an error wrapping EADDRINUSE; port 0 gets a free one),
+// and sets the option afterwards for its connections' sockets, which
+// share its port. Listening again on the address of a closed listener
+// whose connections are still open in this process works: the new
+// listener shares the port with them and gets what they do not. When a
+// datagram from a new remote address is a valid INITIAL (below), the
+// listener makes that address a connection: a new socket bound to the
+// same address and port and connected to the remote, enrolled on a worker
+// of the driver (Driver.Pick), where the AcceptFunc runs and then gets
+// the datagram. From then on Linux delivers that remote's datagrams to
+// the connected socket, on its worker's loop: nothing is handed between
+// workers. The few that reached the listening socket first are handed to
+// the connection through its mailbox (Config.MaxQueued of them at most).
 //
 // Between its bind and its connect the new socket may get datagrams of
-// other addresses: since Linux 6.13 it gets all of those that have no
-// connected socket, whatever the listener's SO_REUSEPORT program says
-// (accept.go tells why). So once connected it gets a socket filter that
-// drops every datagram not from its remote, and its queue is swept: the
-// remote's datagrams go to the connection, the others are routed by the
-// listener as if its own socket had read them. So no datagram of one
-// address reaches another's connection, unless the kernel chose the new
-// socket for it before the connect and then stalled, between the filter
-// and the queue of its receive path, until the sweep had ended.
+// other addresses: the kernel picks among the port's unconnected sockets,
+// and since Linux 6.13 it gives the new one all of those that have no
+// connected socket (accept.go tells why). So once connected it gets a
+// socket filter that drops every datagram not from its remote, and its
+// queue is swept: the remote's datagrams go to the connection, the others
+// are routed by the listener as if its own socket had read them. So no
+// datagram of one address reaches another's connection, unless the kernel
+// chose the new socket for it before the connect and then stalled,
+// between the filter and the queue of its receive path, until the sweep
+// had ended.
 //
 // A move (driver.Move) takes the socket off one loop and enrolls a
 // duplicate of its descriptor on the other; datagrams wait in the kernel

@@ -46,8 +46,7 @@ type listener struct {
 }
 
 func newListener(t *Transport, uc *net.UDPConn, d *driver.Driver, accept transport.AcceptFunc) (*listener, error) {
-	ap := uc.LocalAddr().(*net.UDPAddr).AddrPort()
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	ap := boundAddr(uc)
 	l := &listener{t: t, uc: uc, d: d, accept: accept, bound: ap, addr: fromAddrPort(ap),
 		done: make(chan struct{}), conns: make(map[netip.AddrPort]*conn), buf: make([]byte, 1<<16)}
 	if _, err := rand.Read(l.secret[:]); err != nil {
@@ -68,6 +67,7 @@ func (l *listener) Close() error {
 		l.closed = true
 		l.mu.Unlock()
 		err = l.uc.Close()
+		notListening(l.bound)
 	})
 	<-l.done
 	return err
@@ -192,14 +192,16 @@ func (l *listener) open(from netip.AddrPort, first []byte) bool {
 		l.t.stats.connLimit.Add(1)
 		return true
 	}
+	holdPort(l.bound)
 	w := l.d.Pick()
 	c, err := newConn(l.t, w, uc, roleAccepted)
 	if err != nil {
 		uc.Close()
+		releasePort(l.bound)
 		l.t.stats.connLimit.Add(1)
 		return true
 	}
-	c.ln, c.accept, c.token = l, l.accept, l.token(from)
+	c.ln, c.accept, c.token, c.port = l, l.accept, l.token(from), l.bound
 	c.first = [][]byte{append([]byte(nil), first...)}
 	l.sweep(uc, c)
 	l.mu.Lock()

@@ -160,48 +160,18 @@ func (t *Transport) Listen(addr ma.Multiaddr, d *driver.Driver, accept transport
 	if err != nil {
 		return nil, err
 	}
-	lc := net.ListenConfig{Control: t.control(true)}
-	pc, err := lc.ListenPacket(context.Background(), network(ap), ap.String())
+	uc, err := t.bindListener(ap)
 	if err != nil {
 		return nil, fmt.Errorf("udp: listen %s: %w", addr, err)
 	}
-	if err := pinToListener(pc.(*net.UDPConn)); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("udp: listen %s: %w", addr, err)
-	}
-	l, err := newListener(t, pc.(*net.UDPConn), d, accept)
+	l, err := newListener(t, uc, d, accept)
 	if err != nil {
-		pc.Close()
+		uc.Close()
+		notListening(boundAddr(uc))
 		return nil, err
 	}
 	go l.run()
 	return l, nil
-}
-
-// pinToListener makes the kernel hand the datagrams that no connected
-// socket of the port claims to the listening socket, the first of its
-// SO_REUSEPORT group: a one-instruction BPF program that selects index 0.
-// It keeps them off a new connection's socket between its bind and its
-// connect, as long as that socket joins the listener's group, which Linux
-// 6.13 and later no longer ensure (see accept.go): the transport does not
-// rely on it, it only saves sweeping.
-func pinToListener(uc *net.UDPConn) error {
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF,
-			&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("SO_ATTACH_REUSEPORT_CBPF: %w", serr)
-	}
-	return nil
 }
 
 // errClosed is what Write returns after Close.
