@@ -557,7 +557,7 @@ func (s *session) afterRecv() {
 	unacked := s.recvd - s.ackSent
 	s.foldCredit()
 	windowGrowth := s.consumed + uint64(s.ep.cfg.RecvWindowBytes) - s.windowSent
-	if unacked >= 64<<10 || windowGrowth >= uint64(s.ep.cfg.RecvWindowBytes)/4 || s.dg.unackedPkt >= 2 {
+	if unacked >= 64<<10 || windowGrowth >= uint64(s.ep.cfg.RecvWindowBytes)/4 || s.dg.unackedPkt >= 2 || s.dg.ackNow {
 		s.ackDue = true
 	} else if unacked > 0 || s.dg.unackedPkt > 0 {
 		s.armAck()
