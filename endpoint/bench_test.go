@@ -266,32 +266,12 @@ func BenchmarkDatagramLossy(b *testing.B) {
 }
 
 func benchDatagramLink(b *testing.B, link mem.LinkConfig) {
-	d, err := driver.New(driver.Config{Workers: 2})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close(context.Background())
 	nw, err := mem.NewNetwork(mem.Config{Seed: 1, Link: link})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer nw.Close()
-	tr := nw.Transport(transport.Datagram)
-	ln, err := Listen(d, tr, ma.StringCast("/memory/0"), Config{Identity: testKey(b, 1)}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ep, err := Dial(ctx, d, tr, ln.Addr(), Config{Identity: testKey(b, 2)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := ln.Accept(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	b.Cleanup(func() { _ = nw.Close() })
+	ep, srv, ctx := testPair(b, nw.Transport(transport.Datagram), ma.StringCast("/memory/0"), 5*time.Minute)
 	msg := make([]byte, 1000)
 	b.SetBytes(int64(len(msg)))
 	b.ResetTimer()

@@ -2,13 +2,11 @@ package endpoint
 
 import (
 	"bytes"
-	"context"
 	"testing"
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/transport/tcp"
 )
 
@@ -16,28 +14,9 @@ import (
 // reassembler's own buffer, without a copy. Each arrives whole; one kept
 // unreleased stays intact while later messages reuse released buffers.
 func TestRecvLargeMessages(t *testing.T) {
-	d, err := driver.New(driver.Config{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
 	tr, _ := tcp.New(tcp.Config{})
-	ln, err := Listen(d, tr, ma.StringCast("/ip4/127.0.0.1/tcp/0"), Config{Identity: testKey(t, 1)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ep, err := Dial(ctx, d, tr, ln.Addr(), Config{Identity: testKey(t, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep, srv, ctx := testPair(t, tr, ma.StringCast("/ip4/127.0.0.1/tcp/0"), 30*time.Second)
 	defer ep.Close()
-	srv, err := ln.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sizes := []int{300 << 10, 1 << 20, 100, 3<<20 + 7, 1 << 20, 257 << 10, 1 << 20, 2 << 20}
 	pattern := func(i, n int) []byte {
 		b := make([]byte, n)

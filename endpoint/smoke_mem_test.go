@@ -1,45 +1,23 @@
 package endpoint
 
 import (
-	"context"
 	"encoding/binary"
 	"testing"
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/transport"
 	"github.com/weftnet/weft/transport/mem"
 )
 
 func TestSmokeMemDatagramLossy(t *testing.T) {
-	d, err := driver.New(driver.Config{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
 	nw, err := mem.NewNetwork(mem.Config{Seed: 1, Link: mem.LinkConfig{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Latency: 200 * time.Microsecond, Jitter: 100 * time.Microsecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nw.Close()
-	tr := nw.Transport(transport.Datagram)
-	ln, err := Listen(d, tr, ma.StringCast("/memory/0"), Config{Identity: testKey(t, 1)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ep, err := Dial(ctx, d, tr, ln.Addr(), Config{Identity: testKey(t, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ln.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = nw.Close() })
+	ep, srv, ctx := testPair(t, nw.Transport(transport.Datagram), ma.StringCast("/memory/0"), 60*time.Second)
 	const n = 20000
 	go func() {
 		for i := range n {

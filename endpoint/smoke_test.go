@@ -11,6 +11,7 @@ import (
 
 	"github.com/weftnet/weft/driver"
 	"github.com/weftnet/weft/identity"
+	"github.com/weftnet/weft/transport"
 	"github.com/weftnet/weft/transport/tcp"
 )
 
@@ -24,6 +25,32 @@ func testKey(t testing.TB, b byte) identity.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// testPair starts a two-worker driver, a listener at addr over tr with
+// testKey 1 and a dialer with testKey 2, and returns both ends and a
+// context that ends after timeout; all of it is closed when tb ends.
+func testPair(tb testing.TB, tr transport.Transport, addr ma.Multiaddr, timeout time.Duration) (cli, srv *Endpoint, ctx context.Context) {
+	tb.Helper()
+	d, err := driver.New(driver.Config{Workers: 2})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = d.Close(context.Background()) })
+	ln, err := Listen(d, tr, addr, Config{Identity: testKey(tb, 1)}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = ln.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	tb.Cleanup(cancel)
+	if cli, err = Dial(ctx, d, tr, ln.Addr(), Config{Identity: testKey(tb, 2)}); err != nil {
+		tb.Fatal(err)
+	}
+	if srv, err = ln.Accept(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return cli, srv, ctx
 }
 
 func TestSmokeTCP(t *testing.T) {
